@@ -1,0 +1,26 @@
+"""The harness's own registrations (datasets and catalog scenarios), made through the hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pluggy
+
+from bench.data.fashion_mnist import load_fashion_mnist
+from bench.data.synthetic import load_synthetic
+from bench.scenarios import CATALOG_DIR
+
+hookimpl = pluggy.HookimplMarker("bench")
+
+
+@hookimpl
+def bench_register_datasets(register: Callable) -> None:
+    register("fashion-mnist", load_fashion_mnist)
+    register("synthetic", load_synthetic)
+
+
+@hookimpl
+def bench_register_scenarios(register: Callable[[Path], None]) -> None:
+    for path in sorted(CATALOG_DIR.glob("*.toml")):
+        register(path)

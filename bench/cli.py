@@ -1,0 +1,120 @@
+"""The `bench` command line: run scenarios, list what plugins provide."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
+from bench.plugins import Plugins, load_plugins
+from bench.runner import RunConfig, run
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    """`METHOD.KEY=VALUE` strings → {method: {key: value}}."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        method, dot, key = target.partition(".")
+        if not (sep and dot and method and key):
+            raise BenchError(f"--set {item!r}: expected METHOD.KEY=VALUE, e.g. l2.weight=5")
+        out.setdefault(method, {})[key] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--strict-plugins", action="store_true",
+                        help="fail when any plugin fails to load")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="train and evaluate methods on a scenario")
+    p.add_argument("--scenario", required=True, help="a registered name or a .toml file")
+    p.add_argument("--method", action="append", default=[], help="repeatable; default: all")
+    p.add_argument("--seed", action="append", type=int, default=[], help="repeatable; default 0")
+    p.add_argument("--seeds", type=int, help="run seeds 0..N-1")
+    p.add_argument("--preset", default="quick", help="budget preset: quick (default) or paper")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="METHOD.KEY=VALUE", help="override a method hyper-parameter")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results directory")
+    p.add_argument("--data-root", type=Path, help="folder with the dataset files")
+    p.add_argument("--no-download", action="store_true", help="never fetch data from the network")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--rerun", action="store_true", help="re-run units that already have results")
+
+    p = sub.add_parser("list", help="list registered methods, scenarios or datasets")
+    p.add_argument("what", choices=["methods", "scenarios", "datasets"])
+
+    sub.add_parser("plugins", help="list plugins, what they register, and load errors")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
+    seeds = list(range(args.seeds)) if args.seeds else (args.seed or [0])
+    config = RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
+                       preset=args.preset, overrides=parse_overrides(args.overrides),
+                       out_dir=args.out, data_root=args.data_root,
+                       download=not args.no_download, device=args.device)
+    spec, results = run(config, plugins, log=lambda msg: print(msg, file=sys.stderr))
+    table = rank(spec, results)
+    print(f"\n## {spec.name} ({spec.dataset}, preset {args.preset}, seeds "
+          f"{', '.join(map(str, seeds))}) — ranked by {', then '.join(spec.ranking)}\n")
+    print(render_ranking(spec, table))
+    for method in table["method"]:
+        C = mean_matrix(results, method)
+        if C.size:
+            print(f"\n### {method}: top-1 compatibility matrix (row = query model, "
+                  f"column = gallery model)\n")
+            print(render_matrix(C))
+    print(f"\nResults written to {args.out / spec.name}/")
+    failed = [r for r in results if r.status != "ok"]
+    for r in failed:
+        print(f"\n{r.method} seed {r.seed} failed:\n{r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_list(args: argparse.Namespace, plugins: Plugins) -> int:
+    if args.what == "methods":
+        rows = [(n, plugins.methods.get(n).summary) for n in plugins.methods]
+    elif args.what == "scenarios":
+        rows = [(n, plugins.scenarios.get(n).description) for n in plugins.scenarios]
+    else:
+        rows = [(n, f"from {plugins.datasets.source(n)}") for n in plugins.datasets]
+    width = max((len(n) for n, _ in rows), default=0)
+    for name, text in rows:
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:
+    for info in plugins.info.values():
+        print(f"{info.name}  ({info.distribution or '?'} {info.version or ''})".rstrip())
+        for item in info.registered:
+            print(f"    {item}")
+        for error in info.errors:
+            print(f"    ERROR {error}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        plugins = load_plugins(strict=args.strict_plugins)
+        for error in plugins.errors:
+            print(f"warning: {error}", file=sys.stderr)
+        command = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins}[args.command]
+        return command(args, plugins)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished units are saved; re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Aggregate results over seeds with pandas, rank methods, and render tables with tabulate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from bench.metrics import update_gain
+from bench.results import RunResult
+from bench.scenarios import ScenarioSpec
+
+COLUMNS = {
+    "multistep": [("AC", "AC"), ("AM", "AM top-1"), ("BC", "BC"), ("FC", "FC"),
+                  ("final_top1", "final top-1"), ("final_mAP", "final mAP")],
+    "two-step": [("ECC", "ECC pass"), ("cross_top1", "new/old top-1"),
+                 ("old_top1", "old/old top-1"), ("new_top1", "new/new top-1"),
+                 ("update_gain", "update gain"), ("cross_mAP", "new/old mAP")],
+}
+
+
+def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
+    """One row per ok result with its metrics, plus the update gain for two-step scenarios
+    (against the `independent` result of the same seed, the backfilling paragon)."""
+    rows = [{"method": r.method, "seed": r.seed, "train_time_s":
+             sum(s["train_time_s"] for s in r.steps), **r.metrics}
+            for r in results if r.status == "ok"]
+    frame = pd.DataFrame(rows)
+    if frame.empty or "cross_top1" not in frame:
+        return frame
+    paragon = frame[frame.method == "independent"].set_index("seed")["new_top1"]
+    frame["update_gain"] = [
+        update_gain(row.cross_top1, row.old_top1, paragon[row.seed])
+        if row.seed in paragon.index else np.nan for row in frame.itertuples()]
+    return frame
+
+
+def rank(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
+    """Mean and std over seeds per method, sorted by the scenario's ranking metrics.
+
+    Methods with failed units keep a row (status "failed (k/n)"); equal keys share a rank.
+    """
+    frame = with_update_gain(results)
+    keys = list(spec.ranking)
+    methods = sorted({r.method for r in results})
+    agg = frame.groupby("method").agg(["mean", "std"]) if not frame.empty else pd.DataFrame()
+    rows = []
+    for method in methods:
+        units = [r for r in results if r.method == method]
+        failed = sum(r.status != "ok" for r in units)
+        row = {"method": method, "seeds": len(units) - failed,
+               "status": "ok" if not failed else f"failed ({failed}/{len(units)})"}
+        for column in agg.columns.get_level_values(0).unique() if not agg.empty else []:
+            if method in agg.index and column != "seed":
+                row[column] = agg.loc[method, (column, "mean")]
+                row[f"{column}_std"] = agg.loc[method, (column, "std")]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for key in keys:
+        if key not in table:
+            table[key] = np.nan
+    table = table.sort_values(keys, ascending=False, na_position="last", kind="stable")
+    ranks, previous = [], None
+    for position, values in enumerate(table[keys].itertuples(index=False), start=1):
+        current = tuple(values)
+        if any(pd.isna(v) for v in current):
+            ranks.append(None)
+        else:
+            ranks.append(ranks[-1] if current == previous else position)
+        previous = current
+    table.insert(0, "rank", ranks)
+    return table.reset_index(drop=True)
+
+
+def _cell(row: pd.Series, column: str) -> str:
+    mean = row.get(column, np.nan)
+    if pd.isna(mean):
+        return "—"
+    std = row.get(f"{column}_std", np.nan)
+    return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+
+
+def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github") -> str:
+    """The ranked table as text (GitHub Markdown by default)."""
+    columns = COLUMNS["multistep" if spec.num_steps > 2 else "two-step"]
+    headers = ["rank", "method"] + [label for _, label in columns] + ["seeds", "train s", "status"]
+    body = []
+    for _, row in table.iterrows():
+        body.append([row["rank"] if pd.notna(row["rank"]) else "—", row["method"]]
+                    + [_cell(row, key) for key, _ in columns]
+                    + [row["seeds"], _cell(row, "train_time_s").split(" ")[0], row["status"]])
+    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def mean_matrix(results: Sequence[RunResult], method: str, metric: str = "top1") -> np.ndarray:
+    """The element-wise mean over seeds of a method's compatibility matrix."""
+    mats = [r.matrix(metric) for r in results if r.method == method and r.status == "ok"]
+    return np.mean(mats, axis=0) if mats else np.empty((0, 0))
+
+
+def render_matrix(C: np.ndarray, fmt: str = "github") -> str:
+    """Row i = query model i, column j = gallery model j; blanks above the diagonal."""
+    T = len(C)
+    body = [[f"query {i + 1}"] + ["" if np.isnan(C[i, j]) else f"{C[i, j]:.3f}"
+                                  for j in range(T)] for i in range(T)]
+    return tabulate(body, headers=[""] + [f"gallery {j + 1}" for j in range(T)],
+                    tablefmt=fmt, disable_numparse=True)

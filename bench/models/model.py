@@ -1,0 +1,53 @@
+"""The model contract: images in, an `Output` with features (and logits) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Output:
+    """What calling a model returns: `features` (B×d, not normalised) and optional `logits`."""
+
+    features: torch.Tensor
+    logits: torch.Tensor | None = None
+
+
+class Model(nn.Module):
+    """Base class of every model a method returns.
+
+    Subclasses implement `forward(x) -> Output` and set `feature_dim`. The harness embeds the
+    evaluation images with `forward(...).features`, L2-normalises them and compares them by cosine.
+    """
+
+    feature_dim: int
+
+    def forward(self, x: torch.Tensor) -> Output:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class EmbeddingModel(Model):
+    """Backbone → linear embedding head (`feature_dim`) → optional classifier on the features."""
+
+    def __init__(self, backbone: nn.Module, backbone_dim: int, feature_dim: int,
+                 classifier: nn.Module | None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone_dim, feature_dim)
+        self.classifier = classifier
+        self.feature_dim = feature_dim
+
+    def forward(self, x: torch.Tensor) -> Output:
+        features = self.head(self.backbone(x))
+        logits = self.classifier(features) if self.classifier is not None else None
+        return Output(features=features, logits=logits)
+
+
+def freeze(model: Model) -> Model:
+    """Put a trained model in eval mode with gradients off: how `step.previous` hands it out."""
+    model.eval()
+    model.requires_grad_(False)
+    return model

@@ -1,0 +1,138 @@
+"""RunResult: one JSON file per (scenario, method, seed), versioned, with full provenance."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.metrics import (
+    average_compatibility,
+    average_multimodel_accuracy,
+    backward_compatibility,
+    ecc_matrix,
+    forward_compatibility,
+)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunResult:
+    """Everything one unit produced; `matrices[metric][i][j]` is None where undefined."""
+
+    scenario: str
+    method: str
+    seed: int
+    preset: str
+    status: str  # "ok" or "failed"
+    method_version: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    scenario_spec: dict[str, Any] = field(default_factory=dict)
+    class_order: list[int] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    matrices: dict[str, list[list[float | None]]] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    error: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    unit_key: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def matrix(self, metric: str) -> np.ndarray:
+        return np.array([[np.nan if v is None else v for v in row]
+                         for row in self.matrices[metric]], dtype=float)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, allow_nan=False)
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a reader never sees a half-written file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(self.to_json())
+        os.replace(tmp, path)
+
+
+def load_result(path: str | Path) -> RunResult:
+    raw = json.loads(Path(path).read_text())
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: result schema version {version} is not supported "
+                         f"(this compat-bench reads version {SCHEMA_VERSION})")
+    return RunResult(**raw)
+
+
+def result_path(out_dir: Path, scenario: str, method: str, seed: int) -> Path:
+    return Path(out_dir) / scenario / method / f"seed-{seed}.json"
+
+
+def to_nested(C: np.ndarray) -> list[list[float | None]]:
+    return [[None if math.isnan(v) else float(v) for v in row] for row in C]
+
+
+def derived_metrics(C: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """AC, AM, BC, FC on top-1 (plus AM per metric); for two models, the ECC and cross metrics."""
+    top1 = C["top1"]
+    T = len(top1)
+    values: dict[str, float] = {
+        "AC": average_compatibility(top1),
+        "AM": average_multimodel_accuracy(top1),
+        "BC": backward_compatibility(top1),
+        "FC": forward_compatibility(top1),
+        "final_top1": float(top1[T - 1, T - 1]),
+        "final_mAP": float(C["mAP"][T - 1, T - 1]),
+    }
+    for metric in ("top5", "mAP", "mAP@R"):
+        values[f"AM_{metric}"] = average_multimodel_accuracy(C[metric])
+    if T == 2:
+        values["ECC"] = float(ecc_matrix(top1)[1, 0])
+        for metric in ("top1", "top5", "mAP", "mAP@R"):
+            values[f"cross_{metric}"] = float(C[metric][1, 0])
+            values[f"old_{metric}"] = float(C[metric][0, 0])
+            values[f"new_{metric}"] = float(C[metric][1, 1])
+    return {k: (None if math.isnan(v) else v) for k, v in values.items()}
+
+
+def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
+    """Versions, commit and machine facts recorded in every result."""
+    import faiss
+    import torch
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "compat_bench": version("compat-bench"),
+        "git_commit": _git_commit(),
+        "torch": torch.__version__,
+        "faiss": faiss.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "plugin": {"distribution": plugin_dist,
+                   "version": version(plugin_dist) if plugin_dist else None},
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

@@ -1,0 +1,224 @@
+"""Execute (scenario, method, seed) units: train each step, embed once, fill the matrices."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.data import ImageDataset, TrainData
+from bench.data.augment import Normalizer
+from bench.evaluation import compatibility_cells, extract_features, matrices
+from bench.errors import BenchError
+from bench.method import Method
+from bench.models import Model, freeze
+from bench.plugins import Plugins, load_plugins
+from bench.results import (
+    RunResult,
+    derived_metrics,
+    load_result,
+    provenance,
+    result_path,
+    to_nested,
+)
+from bench.scenarios import ClassPlan, ScenarioSpec, load_scenario_file, plan_classes
+from bench.step import Step
+
+
+@dataclass
+class RunConfig:
+    """What `bench run` was asked to do."""
+
+    scenario: str
+    methods: Sequence[str] = ()
+    seeds: Sequence[int] = (0,)
+    preset: str = "quick"
+    overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    out_dir: Path = Path("results")
+    data_root: Path | None = None
+    download: bool = True
+    device: str = "auto"
+    rerun: bool = False
+
+
+def resolve_scenario(name_or_path: str, plugins: Plugins) -> ScenarioSpec:
+    """A registered scenario name, or a path to a scenario TOML file."""
+    if name_or_path.endswith(".toml") or Path(name_or_path).is_file():
+        return load_scenario_file(name_or_path)
+    return plugins.scenarios.get(name_or_path)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BenchError("--device cuda: no CUDA device is available; use --device cpu")
+    return torch.device(name)
+
+
+def load_dataset(spec: ScenarioSpec, plugins: Plugins, root: Path | None,
+                 download: bool) -> ImageDataset:
+    loader = plugins.datasets.get(spec.dataset)
+    return loader(root, download, **spec.dataset_options)
+
+
+def unit_key(spec: ScenarioSpec, method: type[Method], params: Mapping[str, Any], seed: int,
+             preset: str) -> str:
+    """Hash of everything that determines a unit's result."""
+    payload = {"scenario": spec.to_dict(), "method": method.name, "version": method.version,
+               "params": dict(params), "seed": seed, "preset": preset,
+               "compat_bench": _harness_version()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _harness_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("compat-bench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def run(config: RunConfig, plugins: Plugins | None = None,
+        log: Any = print) -> tuple[ScenarioSpec, list[RunResult]]:
+    """Run every requested (method, seed) unit of one scenario; write and return the results.
+
+    Units whose result file already exists with the same unit key are not re-run (unless
+    `config.rerun`). A unit whose method raises is recorded as failed; the others still run.
+    """
+    plugins = plugins or load_plugins()
+    spec = resolve_scenario(config.scenario, plugins)
+    names = list(config.methods) or plugins.methods.names()
+    classes = {name: plugins.methods.get(name) for name in names}
+    for name in config.overrides:
+        if name not in classes:
+            raise BenchError(f"--set {name}.…: method {name!r} is not part of this run "
+                             f"(methods: {', '.join(names)})")
+    params = {name: cls.resolve_params(config.preset, config.overrides.get(name, {}))
+              for name, cls in classes.items()}
+    spec.budget(config.preset)  # fail on an unknown preset before loading anything
+    device = resolve_device(config.device)
+    dataset = load_dataset(spec, plugins, config.data_root, config.download)
+    results = []
+    for seed in config.seeds:
+        for name, cls in classes.items():
+            key = unit_key(spec, cls, params[name], seed, config.preset)
+            path = result_path(config.out_dir, spec.name, name, seed)
+            if not config.rerun and path.is_file():
+                previous = load_result(path)
+                if previous.unit_key == key and previous.status == "ok":
+                    log(f"[{spec.name}] {name} seed {seed}: up to date ({path})")
+                    results.append(previous)
+                    continue
+            log(f"[{spec.name}] {name} seed {seed}: training {spec.num_steps} steps on {device}")
+            result = run_unit(spec, dataset, cls, params[name], seed, config.preset, device,
+                              plugins.distribution_of_method(name), log)
+            result.unit_key = key
+            result.overrides = dict(config.overrides.get(name, {}))
+            result.save(path)
+            results.append(result)
+    return spec, results
+
+
+def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method],
+             params: Mapping[str, Any], seed: int, preset: str, device: torch.device,
+             plugin_dist: str | None = None, log: Any = print) -> RunResult:
+    """Train and evaluate one (method, seed) unit; failures become a failed RunResult."""
+    result = RunResult(scenario=spec.name, method=method_cls.name, seed=seed, preset=preset,
+                       status="ok", method_version=method_cls.version, params=dict(params),
+                       scenario_spec=spec.to_dict(),
+                       provenance=provenance(str(device), plugin_dist))
+    try:
+        _train_and_evaluate(spec, dataset, method_cls(params), seed, preset, device, result, log)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # noqa: BLE001 - one failing method must not stop the others
+        result.status = "failed"
+        result.error = "".join(traceback.format_exception(e))
+        log(f"[{spec.name}] {method_cls.name} seed {seed}: FAILED: {type(e).__name__}: {e}")
+    return result
+
+
+def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed: int,
+                        preset: str, device: torch.device, result: RunResult, log: Any) -> None:
+    plan = plan_classes(spec, dataset.num_classes, seed)
+    result.class_order = list(plan.order)
+    train_all, eval_set = scenario_splits(dataset, plan)
+    normalize = Normalizer(dataset.mean, dataset.std)
+    budget = spec.budget(preset)
+    previous: list[Model] = []
+    features: list[np.ndarray] = []
+    for t, step_spec in enumerate(spec.steps, start=1):
+        seen, new = plan.seen[t - 1], plan.new[t - 1]
+        data = step_data(train_all, step_spec.data, seen, new, step_spec.fraction, seed, t)
+        step_seed = seed * 1000 + t
+        torch.manual_seed(step_seed)
+        step = Step(index=t, total=spec.num_steps, spec=step_spec, budget=budget, train=data,
+                    seen_classes=tuple(range(seen)), new_classes=new, capacity=plan.capacity,
+                    previous=tuple(previous), device=device,
+                    generator=torch.Generator().manual_seed(step_seed),
+                    in_channels=dataset.image_shape[0], normalize=normalize,
+                    method_name=method.name)
+        start = time.perf_counter()
+        model = method.train(step)
+        train_time = time.perf_counter() - start
+        if not isinstance(model, Model):
+            raise BenchError(f"{method.name}.train returned {type(model).__name__}, "
+                             f"not a bench.Model")
+        previous.append(freeze(model))
+        start = time.perf_counter()
+        features.append(extract_features(model, eval_set.x, normalize, device))
+        embed_time = time.perf_counter() - start
+        result.steps.append({
+            "step": t, "new_classes": [plan.order[c] for c in new], "seen_classes": seen,
+            "train_samples": len(data), "feature_dim": int(features[-1].shape[1]),
+            "train_time_s": round(train_time, 3), "embed_time_s": round(embed_time, 3),
+            "logs": step.logs,
+        })
+        log(f"  step {t}/{spec.num_steps}: {len(data)} images, {seen} classes, "
+            f"trained in {train_time:.1f}s")
+    start = time.perf_counter()
+    cells = compatibility_cells(features, eval_set.y.numpy())
+    C = matrices(cells, spec.num_steps)
+    result.matrices = {metric: to_nested(m) for metric, m in C.items()}
+    result.metrics = derived_metrics(C)
+    result.metrics["eval_time_s"] = round(time.perf_counter() - start, 3)
+
+
+def scenario_splits(dataset: ImageDataset, plan: ClassPlan) -> tuple[TrainData, TrainData]:
+    """Training and evaluation images of the planned classes, relabelled to scenario labels."""
+    remap = torch.full((dataset.num_classes,), -1, dtype=torch.long)
+    remap[list(plan.order)] = torch.arange(len(plan.order))
+
+    def select(x: torch.Tensor, y: torch.Tensor) -> TrainData:
+        labels = remap[y]
+        keep = labels >= 0
+        return TrainData(x[keep], labels[keep])
+
+    return (select(dataset.train_x, dataset.train_y), select(dataset.test_x, dataset.test_y))
+
+
+def step_data(train: TrainData, mode: str, seen: int, new: Sequence[int], fraction: float,
+              seed: int, t: int) -> TrainData:
+    """The images a step may train on: every seen class (cumulative) or the new ones only,
+    optionally a seeded per-class fraction (the same for every method)."""
+    keep = train.y < seen if mode == "cumulative" else torch.isin(train.y, torch.tensor(new))
+    index = torch.nonzero(keep).squeeze(1)
+    if fraction < 1:
+        g = torch.Generator().manual_seed(seed * 7919 + t)
+        chosen = []
+        for c in torch.unique(train.y[index]):
+            members = index[train.y[index] == c]
+            n = max(2, int(round(fraction * len(members))))
+            chosen.append(members[torch.randperm(len(members), generator=g)[:n]])
+        index = torch.sort(torch.cat(chosen)).values
+    return TrainData(train.x[index], train.y[index])

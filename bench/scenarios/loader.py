@@ -1,0 +1,133 @@
+"""Build a ScenarioSpec from a TOML file, naming the file and key of every problem."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ScenarioError
+from bench.scenarios.spec import (
+    CLASS_ORDERS,
+    DATA_MODES,
+    OPTIMIZERS,
+    PROTOCOLS,
+    SCHEDULES,
+    Budget,
+    ScenarioSpec,
+    StepSpec,
+)
+
+_TOP_KEYS = {"name", "description", "family", "dataset", "dataset_options", "class_order",
+             "protocol", "step_defaults", "steps", "presets"}
+_CHOICES = {"data": DATA_MODES, "protocol": PROTOCOLS, "optimizer": OPTIMIZERS,
+            "schedule": SCHEDULES}
+
+
+def load_scenario_file(path: str | Path) -> ScenarioSpec:
+    """Parse and validate a scenario TOML file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"scenario file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: not valid TOML: {e}") from None
+    return scenario_from_dict(raw, source=str(path))
+
+
+def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioSpec:
+    """Validate a parsed scenario (as in the TOML files) and build its spec."""
+
+    def fail(key: str, problem: str) -> ScenarioError:
+        return ScenarioError(f"{source}: {key}: {problem}")
+
+    _check_keys(raw, _TOP_KEYS, "scenario", fail)
+    for key in ("name", "description", "dataset", "steps", "presets"):
+        if key not in raw:
+            raise fail(key, "is required")
+    defaults = raw.get("step_defaults", {})
+    _check_keys(defaults, _fields(StepSpec) - {"new_classes"}, "step_defaults", fail)
+    if not isinstance(raw["steps"], list) or not raw["steps"]:
+        raise fail("steps", "must be a non-empty list of [[steps]] tables")
+    steps = []
+    for i, step in enumerate(raw["steps"], start=1):
+        where = f"steps[{i}]"
+        _check_keys(step, _fields(StepSpec), where, fail)
+        merged = {**defaults, **step}
+        steps.append(_build(StepSpec, merged, where, fail))
+        s = steps[-1]
+        if s.new_classes < (2 if i == 1 else 0):
+            raise fail(f"{where}.new_classes", "must be at least 2 for the first step and "
+                                               f"non-negative after it, got {s.new_classes}")
+        if not 0 < s.fraction <= 1:
+            raise fail(f"{where}.fraction", f"must be in (0, 1], got {s.fraction}")
+        if s.embedding_dim < 1:
+            raise fail(f"{where}.embedding_dim", f"must be positive, got {s.embedding_dim}")
+    presets = {}
+    if not isinstance(raw["presets"], dict) or not raw["presets"]:
+        raise fail("presets", "must define at least one [presets.NAME] table, e.g. quick")
+    for name, budget in raw["presets"].items():
+        _check_keys(budget, _fields(Budget), f"presets.{name}", fail)
+        if "epochs" not in budget:
+            raise fail(f"presets.{name}.epochs", "is required")
+        presets[name] = _build(Budget, budget, f"presets.{name}", fail)
+        if presets[name].epochs < 1 or presets[name].batch_size < 2:
+            raise fail(f"presets.{name}", "epochs must be ≥ 1 and batch_size ≥ 2")
+    order = raw.get("class_order", "seeded")
+    if isinstance(order, list):
+        if sorted(order) != sorted(set(order)) or not all(isinstance(c, int) for c in order):
+            raise fail("class_order", "an explicit order must list distinct integer class ids")
+        order = tuple(order)
+    elif order not in CLASS_ORDERS:
+        raise fail("class_order", f"must be one of {', '.join(CLASS_ORDERS)} or a list of "
+                                  f"class ids, got {order!r}")
+    if isinstance(order, tuple) and len(order) < sum(s.new_classes for s in steps):
+        raise fail("class_order", f"lists {len(order)} classes but the steps add "
+                                  f"{sum(s.new_classes for s in steps)}")
+    protocol = raw.get("protocol", "leave-one-out")
+    if protocol not in PROTOCOLS:
+        raise fail("protocol", f"must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    return ScenarioSpec(
+        name=str(raw["name"]), description=str(raw["description"]), dataset=str(raw["dataset"]),
+        steps=tuple(steps), presets=presets, family=str(raw.get("family", "custom")),
+        class_order=order, protocol=protocol, dataset_options=dict(raw.get("dataset_options", {})),
+        source=source,
+    )
+
+
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _check_keys(table: Any, allowed: set[str], where: str, fail: Any) -> None:
+    if not isinstance(table, dict):
+        raise fail(where, f"must be a table, got {type(table).__name__}")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise fail(f"{where}.{unknown[0]}", f"unknown key; accepted keys: "
+                                            f"{', '.join(sorted(allowed))}")
+
+
+def _build(cls: type, values: dict[str, Any], where: str, fail: Any) -> Any:
+    """Instantiate a spec dataclass, checking each value's type and allowed choices."""
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            if f.default is dataclasses.MISSING:
+                raise fail(f"{where}.{f.name}", "is required")
+            continue
+        value, expected = values[f.name], f.type
+        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+              "str": isinstance(value, str), "bool": isinstance(value, bool)}[expected]
+        if not ok:
+            raise fail(f"{where}.{f.name}", f"must be {expected}, got {value!r}")
+        if f.name in _CHOICES and value not in _CHOICES[f.name]:
+            raise fail(f"{where}.{f.name}", f"must be one of {', '.join(_CHOICES[f.name])}, "
+                                            f"got {value!r}")
+    return cls(**{k: (float(v) if _type_of(cls, k) == "float" else v) for k, v in values.items()})
+
+
+def _type_of(cls: type, name: str) -> str:
+    return next(f.type for f in dataclasses.fields(cls) if f.name == name)  # type: ignore[return-value]

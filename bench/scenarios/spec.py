@@ -1,0 +1,86 @@
+"""Scenario specifications: plain, frozen data validated when they are built."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.errors import ScenarioError
+
+DATA_MODES = ("cumulative", "new-only")
+PROTOCOLS = ("leave-one-out",)
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "constant")
+CLASS_ORDERS = ("seeded", "natural")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Training budget shared by every method of a scenario under one preset."""
+
+    epochs: int
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    augment: bool = True
+    flip: bool = True
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One upgrade: how many classes arrive and how the new model is built and fed."""
+
+    new_classes: int
+    data: str = "cumulative"
+    fraction: float = 1.0
+    architecture: str = "small-cnn"
+    loss: str = "softmax"
+    embedding_dim: int = 64
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A dataset, a class order, an evaluation protocol, steps, and budgets per preset."""
+
+    name: str
+    description: str
+    dataset: str
+    steps: tuple[StepSpec, ...]
+    presets: dict[str, Budget]
+    family: str = "custom"
+    class_order: str | tuple[int, ...] = "seeded"
+    protocol: str = "leave-one-out"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    source: str = "<built-in>"
+
+    @property
+    def capacity(self) -> int:
+        """Number of classes planned over the whole scenario."""
+        return sum(s.new_classes for s in self.steps)
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.steps)
+
+    @property
+    def ranking(self) -> tuple[str, ...]:
+        """Metrics that rank methods: AC then AM for multi-step, ECC then cross top-1 for two."""
+        return ("AC", "AM") if self.num_steps > 2 else ("ECC", "cross_top1")
+
+    def budget(self, preset: str) -> Budget:
+        if preset not in self.presets:
+            known = ", ".join(sorted(self.presets))
+            raise ScenarioError(f"scenario {self.name!r} has no preset {preset!r}; "
+                                f"it defines: {known}")
+        return self.presets[preset]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A canonical, JSON-serialisable form (hashing and provenance); `source` excluded."""
+        d = asdict(self)
+        d.pop("source")
+        if isinstance(self.class_order, tuple):
+            d["class_order"] = list(self.class_order)
+        return d

@@ -1,0 +1,104 @@
+"""`Step`: everything a method may see and use while training one upgrade."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench import training
+from bench.data.augment import Normalizer
+from bench.data.loader import Batch, TrainData, iterate_batches
+from bench.models import BASE_LOSSES, EmbeddingModel, Model, Output, build_backbone
+from bench.scenarios import Budget, StepSpec
+
+
+@dataclass
+class Step:
+    """One upgrade of a scenario, as seen by a method (its only window onto the world).
+
+    Attributes:
+        index: t, from 1.    total: T, the number of steps.
+        spec: this step's StepSpec (architecture, loss, embedding_dim, data mode, fraction).
+        budget: the training budget every method gets (epochs, batch size, optimiser).
+        train: the training data the scenario allows at this step (never evaluation data).
+        seen_classes / new_classes: scenario labels seen so far / arriving now; labels are
+            0..capacity-1 in arrival order, so seen_classes == range(len(seen_classes)).
+        capacity: classes planned over the whole scenario (for pre-allocated classifiers).
+        previous: frozen (eval, no grad) models of steps 1..t-1.
+        memory: replay exemplars when the scenario keeps them, else None.
+        device: where to train.  generator: seeded randomness for this (method, seed, step).
+    """
+
+    index: int
+    total: int
+    spec: StepSpec
+    budget: Budget
+    train: TrainData
+    seen_classes: tuple[int, ...]
+    new_classes: tuple[int, ...]
+    capacity: int
+    previous: tuple[Model, ...]
+    device: torch.device
+    generator: torch.Generator
+    in_channels: int
+    normalize: Normalizer
+    method_name: str = "method"
+    memory: TrainData | None = None
+    logs: dict[str, Any] = field(default_factory=dict)
+    fit_calls: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.method_name} step {self.index}/{self.total}"
+
+    def new_model(self, *, embedding_dim: int | None = None, num_classes: int | None = None,
+                  classifier: nn.Module | None = None) -> EmbeddingModel:
+        """This step's backbone + embedding head, with a linear classifier over the seen classes.
+
+        `embedding_dim` overrides the scenario's dimension (say so in your method's docstring);
+        `num_classes=0` builds no classifier; `classifier` replaces the linear one.
+        """
+        dim = embedding_dim or self.spec.embedding_dim
+        backbone, backbone_dim = build_backbone(self.spec.architecture, self.in_channels)
+        if classifier is None:
+            n = len(self.seen_classes) if num_classes is None else num_classes
+            classifier = nn.Linear(dim, n) if n > 0 else None
+        model = EmbeddingModel(backbone, backbone_dim, dim, classifier)
+        return model.to(self.device, memory_format=torch.channels_last)
+
+    def base_loss(self, out: Output, y: torch.Tensor) -> torch.Tensor:
+        """The scenario's base loss for this step (softmax cross-entropy unless it says else)."""
+        return BASE_LOSSES.get(self.spec.loss)(out, y)
+
+    def fit(self, model: Model, loss_fn: training.LossFn,
+            parameters: Iterable[nn.Parameter] | None = None) -> Model:
+        """Train `model` with the scenario's budget on `step.train`; returns it in eval mode.
+
+        `parameters` defaults to the model's; pass extra ones (e.g. a learned margin) here.
+        """
+        self.fit_calls += 1
+        return training.fit(model, loss_fn, self.train, self.budget, normalize=self.normalize,
+                            device=self.device, generator=self.generator, label=self.label,
+                            parameters=parameters)
+
+    def batches(self, data: TrainData | None = None, *, batch_size: int = 512) -> Iterator[Batch]:
+        """Ordered, un-augmented batches of `data` (default: `step.train`), e.g. for statistics."""
+        return iterate_batches(data if data is not None else self.train, batch_size,
+                               self.normalize, self.device)
+
+    @torch.no_grad()
+    def embed(self, model: Model, data: TrainData | None = None) -> torch.Tensor:
+        """Features (not normalised) of `data` (default: `step.train`) in order, eval mode."""
+        was_training = model.training
+        model.eval()
+        feats = [model(b.x).features for b in self.batches(data)]
+        model.train(was_training)
+        return torch.cat(feats)
+
+    def log(self, **values: Any) -> None:
+        """Record scalars (loss terms, statistics) into this step's entry of the result file."""
+        self.logs.update(values)

@@ -1,0 +1,82 @@
+"""The shared training loop behind `step.fit`: budget-driven, seeded, guarded, with progress."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from bench.data.augment import Normalizer
+from bench.data.loader import Batch, TrainData, iterate_batches
+from bench.errors import BenchError, DivergenceError
+from bench.models import Model
+from bench.scenarios import Budget
+
+LossFn = Callable[[Batch], torch.Tensor]
+
+
+def make_optimizer(params: list[torch.nn.Parameter], budget: Budget) -> torch.optim.Optimizer:
+    if budget.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=budget.lr, momentum=budget.momentum,
+                               weight_decay=budget.weight_decay, nesterov=budget.momentum > 0)
+    return torch.optim.AdamW(params, lr=budget.lr, weight_decay=budget.weight_decay)
+
+
+def lr_factor(schedule: str, iteration: int, total: int) -> float:
+    """Multiplier of the base learning rate at `iteration` of `total`."""
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * iteration / max(total, 1)))
+    return 1.0
+
+
+def fit(
+    model: Model,
+    loss_fn: LossFn,
+    data: TrainData,
+    budget: Budget,
+    *,
+    normalize: Normalizer,
+    device: torch.device,
+    generator: torch.Generator,
+    label: str,
+    parameters: Iterable[torch.nn.Parameter] | None = None,
+) -> Model:
+    """Train `model` for `budget.epochs` over `data`, minimising `loss_fn(batch)`.
+
+    Stops with DivergenceError (naming `label`, the method and step) when the loss is not finite.
+    """
+    params = [p for p in (parameters if parameters is not None else model.parameters())
+              if p.requires_grad]
+    if not params:
+        raise BenchError(f"{label}: nothing to train (no parameter requires grad)")
+    model.to(device).train()
+    optimizer = make_optimizer(params, budget)
+    per_epoch = len(data) // budget.batch_size + (len(data) % budget.batch_size >= 2)
+    total = budget.epochs * per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda it: lr_factor(budget.schedule, it, total))
+    iteration = 0
+    with tqdm(total=total, desc=label, unit="batch", leave=False, disable=None,
+              mininterval=1.0) as bar:
+        for epoch in range(budget.epochs):
+            for batch in iterate_batches(data, budget.batch_size, normalize, device, generator,
+                                         augment=budget.augment, flip=budget.flip):
+                loss = loss_fn(batch)
+                if not torch.isfinite(loss):
+                    raise DivergenceError(
+                        f"{label} diverged: the loss is {loss.item()} at epoch {epoch + 1}/"
+                        f"{budget.epochs}, iteration {iteration + 1}. Lower the learning rate "
+                        f"or the loss weights (--set METHOD.KEY=VALUE), or fix the loss."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                iteration += 1
+                bar.update()
+                if iteration % 20 == 0:
+                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    model.eval()
+    return model

@@ -1,0 +1,1 @@
+"""Built-in compatibility methods, each a plugin registered through the `bench` entry points."""
