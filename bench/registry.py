@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Objects of one kind (methods, scenarios, datasets), each with the plugin that registered it."""
+    """Objects of one kind (methods, scenarios, datasets), each with the plugin that added it."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind

@@ -16,8 +16,8 @@ import torch
 
 from bench.data import ImageDataset, TrainData
 from bench.data.augment import Normalizer
-from bench.evaluation import compatibility_cells, extract_features, matrices
 from bench.errors import BenchError
+from bench.evaluation import compatibility_cells, extract_features, matrices
 from bench.method import Method
 from bench.models import Model, freeze
 from bench.plugins import Plugins, load_plugins

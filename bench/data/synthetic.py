@@ -35,7 +35,7 @@ def make_synthetic(
         x = prototypes[y]
         shifts = torch.randint(-2, 3, (len(y), 2), generator=g)
         x = torch.stack([torch.roll(img, tuple(s.tolist()), dims=(1, 2))
-                         for img, s in zip(x, shifts)])
+                         for img, s in zip(x, shifts, strict=True)])
         contrast = 0.6 + 0.8 * torch.rand(len(y), 1, 1, 1, generator=g)
         x = (x - 0.5) * contrast + 0.5 + noise * torch.randn(x.shape, generator=g)
         return (x.clamp(0, 1) * 255).round().to(torch.uint8), y

@@ -17,7 +17,8 @@ def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
             nn.ReLU(inplace=True), nn.MaxPool2d(2)]
 
 
-def small_cnn(in_channels: int, widths: tuple[int, int, int] = (16, 32, 64)) -> tuple[nn.Module, int]:
+def small_cnn(in_channels: int,
+              widths: tuple[int, int, int] = (16, 32, 64)) -> tuple[nn.Module, int]:
     """Three conv-BN-ReLU-pool blocks and a 3×3 adaptive pool: for 28×28 and 32×32 inputs.
 
     Sized for CPU training (about 7k images/s on 2 cores at batch 128).

@@ -1,0 +1,45 @@
+"""A real Fashion-MNIST run on a subset: the data loader, training and evaluation together."""
+
+import numpy as np
+import torch
+
+from bench.data import ImageDataset
+from bench.runner import run_unit
+from bench.scenarios import scenario_from_dict
+
+
+def subset(data: ImageDataset, train: int, test: int) -> ImageDataset:
+    g = torch.Generator().manual_seed(0)
+    tr = torch.randperm(len(data.train_y), generator=g)[:train]
+    te = torch.randperm(len(data.test_y), generator=g)[:test]
+    return ImageDataset(data.name, data.train_x[tr], data.train_y[tr], data.test_x[te],
+                        data.test_y[te], data.class_names, data.mean, data.std)
+
+
+def test_idx_files_are_read_whole(fashion_mnist):
+    assert fashion_mnist.train_x.shape == (60000, 1, 28, 28)
+    assert fashion_mnist.test_x.shape == (10000, 1, 28, 28)
+    assert torch.bincount(fashion_mnist.test_y).tolist() == [1000] * 10
+    assert 0.2 < fashion_mnist.mean[0] < 0.4  # Fashion-MNIST's pixel mean is about 0.286
+
+
+def test_two_step_upgrade_on_a_subset(fashion_mnist, plugins):
+    spec = scenario_from_dict({
+        "name": "fmnist-subset", "description": "test", "dataset": "fashion-mnist",
+        "steps": [{"new_classes": 5}, {"new_classes": 5}],
+        "presets": {"quick": {"epochs": 3, "batch_size": 128, "lr": 0.05}},
+    })
+    data = subset(fashion_mnist, 6000, 1500)
+    results = {name: run_unit(spec, data, plugins.methods.get(name), {"weight": 1.0}
+                              if name == "l2" else {}, 0, "quick", torch.device("cpu"),
+                              log=lambda m: None)
+               for name in ("independent", "l2")}
+    for name, result in results.items():
+        assert result.status == "ok", result.error
+        C = result.matrix("top1")
+        assert C[1, 1] > 0.7, (name, C)  # trained on all ten classes
+    independent, l2 = results["independent"].matrix("top1"), results["l2"].matrix("top1")
+    # Independent models are incompatible: cross-model retrieval far below the old model's own.
+    assert independent[1, 0] < independent[0, 0] - 0.2
+    assert l2[1, 0] > independent[1, 0] + 0.1
+    assert np.isfinite(results["l2"].metrics["AM"])
