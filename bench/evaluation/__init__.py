@@ -23,20 +23,13 @@ def extract_features(model: Model, images: torch.Tensor, normalize: Normalizer,
 
 
 def compatibility_cells(features: list[np.ndarray], labels: np.ndarray,
-                        done: dict[tuple[int, int], dict[str, float]] | None = None,
                         ) -> dict[tuple[int, int], dict[str, float]]:
     """Leave-one-out retrieval for every (query model i, gallery model j ≤ i) cell.
 
-    `features[j]` is the evaluation set embedded by model j, computed once and never recomputed;
-    cells already in `done` are kept as they are.
+    `features[j]` is the evaluation set embedded by model j, computed once and never recomputed.
     """
-    cells = dict(done or {})
-    for i in range(len(features)):
-        for j in range(i + 1):
-            if (i, j) not in cells:
-                cells[(i, j)] = retrieval_metrics(features[i], labels, features[j], labels,
-                                                  exclude_self=True)
-    return cells
+    return {(i, j): retrieval_metrics(features[i], labels, features[j], labels, exclude_self=True)
+            for i in range(len(features)) for j in range(i + 1)}
 
 
 def matrices(cells: dict[tuple[int, int], dict[str, float]], T: int) -> dict[str, np.ndarray]:
