@@ -17,6 +17,7 @@ from bench.errors import PluginError
 from bench.method import Method, validate_method_class
 from bench.registry import Registry
 from bench.scenarios import ScenarioSpec, load_scenario_file
+from bench.versions import distribution_version
 
 GROUP = "bench"
 _HOOKS = ("bench_register_datasets", "bench_register_scenarios", "bench_register_methods")
@@ -62,7 +63,8 @@ def load_plugins(strict: bool = False) -> Plugins:
     pm.add_hookspecs(hookspecs)
     info: dict[str, PluginInfo] = {}
     pm.register(builtin, name="compat-bench")
-    info["compat-bench"] = PluginInfo("compat-bench", "compat-bench", _version("compat-bench"))
+    info["compat-bench"] = PluginInfo("compat-bench", "compat-bench",
+                                      distribution_version("compat-bench"))
     blocked = {n.strip() for n in os.environ.get("BENCH_DISABLE_PLUGINS", "").split(",") if n}
     for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
         if ep.name in blocked or ep.name in info:
@@ -127,10 +129,3 @@ def _describe(e: BaseException) -> str:
     last = traceback.extract_tb(e.__traceback__)[-1:] if e.__traceback__ else []
     where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
     return f"{type(e).__name__}: {e}{where}"
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None

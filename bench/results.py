@@ -8,7 +8,6 @@ import os
 import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from bench.metrics import (
     ecc_matrix,
     forward_compatibility,
 )
+from bench.versions import distribution_version
 
 SCHEMA_VERSION = 1
 
@@ -107,14 +107,8 @@ def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
     import faiss
     import torch
 
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
     return {
-        "compat_bench": version("compat-bench"),
+        "compat_bench": distribution_version("compat-bench"),
         "git_commit": _git_commit(),
         "torch": torch.__version__,
         "faiss": faiss.__version__,
@@ -125,7 +119,7 @@ def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "plugin": {"distribution": plugin_dist,
-                   "version": version(plugin_dist) if plugin_dist else None},
+                   "version": distribution_version(plugin_dist) if plugin_dist else None},
     }
 
 

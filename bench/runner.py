@@ -31,6 +31,7 @@ from bench.results import (
 )
 from bench.scenarios import ClassPlan, ScenarioSpec, load_scenario_file, plan_classes
 from bench.step import Step
+from bench.versions import distribution_version
 
 
 @dataclass
@@ -75,17 +76,8 @@ def unit_key(spec: ScenarioSpec, method: type[Method], params: Mapping[str, Any]
     """Hash of everything that determines a unit's result."""
     payload = {"scenario": spec.to_dict(), "method": method.name, "version": method.version,
                "params": dict(params), "seed": seed, "preset": preset,
-               "compat_bench": _harness_version()}
+               "compat_bench": distribution_version("compat-bench") or "unknown"}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _harness_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("compat-bench")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def run(config: RunConfig, plugins: Plugins | None = None,
