@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,15 +140,28 @@ def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method]
     return result
 
 
-def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed: int,
-                        preset: str, device: torch.device, result: RunResult, log: Any) -> None:
-    plan = plan_classes(spec, dataset.num_classes, seed)
-    result.class_order = list(plan.order)
-    train_all, eval_set = scenario_splits(dataset, plan)
+@dataclass
+class TrainedStep:
+    """What `train_steps` yields: the step as the method saw it and the model it returned."""
+
+    step: Step
+    model: Model
+    train_time_s: float
+
+
+def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed: int,
+                preset: str, device: torch.device, plan: ClassPlan | None = None,
+                ) -> Iterator[TrainedStep]:
+    """Build each step of the scenario in order, let `method` train it, and freeze the result.
+
+    The single place where steps are built, so what a method can see is the same in runs and
+    in tests.
+    """
+    plan = plan or plan_classes(spec, dataset.num_classes, seed)
+    train_all, _ = scenario_splits(dataset, plan)
     normalize = Normalizer(dataset.mean, dataset.std)
     budget = spec.budget(preset)
     previous: list[Model] = []
-    features: list[np.ndarray] = []
     for t, step_spec in enumerate(spec.steps, start=1):
         seen, new = plan.seen[t - 1], plan.new[t - 1]
         data = step_data(train_all, step_spec.data, seen, new, step_spec.fraction, seed, t)
@@ -167,17 +180,30 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
             raise BenchError(f"{method.name}.train returned {type(model).__name__}, "
                              f"not a bench.Model")
         previous.append(freeze(model))
+        yield TrainedStep(step, model, train_time)
+
+
+def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed: int,
+                        preset: str, device: torch.device, result: RunResult, log: Any) -> None:
+    plan = plan_classes(spec, dataset.num_classes, seed)
+    result.class_order = list(plan.order)
+    _, eval_set = scenario_splits(dataset, plan)
+    normalize = Normalizer(dataset.mean, dataset.std)
+    features: list[np.ndarray] = []
+    for done in train_steps(spec, dataset, method, seed, preset, device, plan):
+        step = done.step
         start = time.perf_counter()
-        features.append(extract_features(model, eval_set.x, normalize, device))
+        features.append(extract_features(done.model, eval_set.x, normalize, device))
         embed_time = time.perf_counter() - start
         result.steps.append({
-            "step": t, "new_classes": [plan.order[c] for c in new], "seen_classes": seen,
-            "train_samples": len(data), "feature_dim": int(features[-1].shape[1]),
-            "train_time_s": round(train_time, 3), "embed_time_s": round(embed_time, 3),
+            "step": step.index, "new_classes": [plan.order[c] for c in step.new_classes],
+            "seen_classes": len(step.seen_classes), "train_samples": len(step.train),
+            "feature_dim": int(features[-1].shape[1]),
+            "train_time_s": round(done.train_time_s, 3), "embed_time_s": round(embed_time, 3),
             "logs": step.logs,
         })
-        log(f"  step {t}/{spec.num_steps}: {len(data)} images, {seen} classes, "
-            f"trained in {train_time:.1f}s")
+        log(f"  step {step.index}/{spec.num_steps}: {len(step.train)} images, "
+            f"{len(step.seen_classes)} classes, trained in {done.train_time_s:.1f}s")
     start = time.perf_counter()
     cells = compatibility_cells(features, eval_set.y.numpy())
     C = matrices(cells, spec.num_steps)

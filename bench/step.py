@@ -75,15 +75,28 @@ class Step:
         return BASE_LOSSES.get(self.spec.loss)(out, y)
 
     def fit(self, model: Model, loss_fn: training.LossFn,
-            parameters: Iterable[nn.Parameter] | None = None) -> Model:
-        """Train `model` with the scenario's budget on `step.train`; returns it in eval mode.
+            parameters: Iterable[nn.Parameter] | None = None,
+            data: TrainData | None = None) -> Model:
+        """Train `model` with the scenario's budget; returns it in eval mode.
 
         `parameters` defaults to the model's; pass extra ones (e.g. a learned margin) here.
+        `data` defaults to `step.train`; `step.training_data()` adds the replay memory.
         """
         self.fit_calls += 1
-        return training.fit(model, loss_fn, self.train, self.budget, normalize=self.normalize,
+        data = self.train if data is None else data
+        return training.fit(model, loss_fn, data, self.budget, normalize=self.normalize,
                             device=self.device, generator=self.generator, label=self.label,
                             parameters=parameters)
+
+    def training_data(self) -> TrainData:
+        """`step.train` plus the replay memory when the scenario keeps one."""
+        return self.train if self.memory is None else self.train.concat(self.memory)
+
+    @property
+    def old_classes(self) -> tuple[int, ...]:
+        """Classes seen before this step (scenario labels 0..n_old-1)."""
+        new = set(self.new_classes)
+        return tuple(c for c in self.seen_classes if c not in new)
 
     def batches(self, data: TrainData | None = None, *, batch_size: int = 512) -> Iterator[Batch]:
         """Ordered, un-augmented batches of `data` (default: `step.train`), e.g. for statistics."""

@@ -24,10 +24,13 @@ def make_optimizer(params: list[torch.nn.Parameter], budget: Budget) -> torch.op
     return torch.optim.AdamW(params, lr=budget.lr, weight_decay=budget.weight_decay)
 
 
-def lr_factor(schedule: str, iteration: int, total: int) -> float:
-    """Multiplier of the base learning rate at `iteration` of `total`."""
+def lr_factor(schedule: str, iteration: int, total: int, warmup: int = 0) -> float:
+    """Multiplier of the base learning rate at `iteration` of `total`: a linear rise over the
+    first `warmup` iterations, then `schedule` over the rest."""
+    if iteration < warmup:
+        return (iteration + 1) / (warmup + 1)
     if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * iteration / max(total, 1)))
+        return 0.5 * (1 + math.cos(math.pi * (iteration - warmup) / max(total - warmup, 1)))
     return 1.0
 
 
@@ -55,8 +58,9 @@ def fit(
     optimizer = make_optimizer(params, budget)
     per_epoch = len(data) // budget.batch_size + (len(data) % budget.batch_size >= 2)
     total = budget.epochs * per_epoch
+    warmup = round(budget.warmup_epochs * per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda it: lr_factor(budget.schedule, it, total))
+        optimizer, lambda it: lr_factor(budget.schedule, it, total, warmup))
     iteration = 0
     with tqdm(total=total, desc=label, unit="batch", leave=False, disable=None,
               mininterval=1.0) as bar:

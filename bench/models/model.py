@@ -47,7 +47,9 @@ class EmbeddingModel(Model):
 
 
 def freeze(model: Model) -> Model:
-    """Put a trained model in eval mode with gradients off: how `step.previous` hands it out."""
+    """Put a trained model in eval mode with gradients off and cleared: how `step.previous`
+    hands it out (so any gradient found on it later came from a later step)."""
     model.eval()
+    model.zero_grad(set_to_none=True)
     model.requires_grad_(False)
     return model

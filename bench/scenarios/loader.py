@@ -75,6 +75,9 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
         presets[name] = _build(Budget, budget, f"presets.{name}", fail)
         if presets[name].epochs < 1 or presets[name].batch_size < 2:
             raise fail(f"presets.{name}", "epochs must be ≥ 1 and batch_size ≥ 2")
+        if not 0 <= presets[name].warmup_epochs < presets[name].epochs:
+            raise fail(f"presets.{name}.warmup_epochs", "must be ≥ 0 and below epochs, got "
+                                                        f"{presets[name].warmup_epochs}")
     order = raw.get("class_order", "seeded")
     if isinstance(order, list):
         if sorted(order) != sorted(set(order)) or not all(isinstance(c, int) for c in order):

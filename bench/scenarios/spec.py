@@ -16,7 +16,10 @@ CLASS_ORDERS = ("seeded", "natural")
 
 @dataclass(frozen=True)
 class Budget:
-    """Training budget shared by every method of a scenario under one preset."""
+    """Training budget shared by every method of a scenario under one preset.
+
+    The learning rate rises linearly from 0 over `warmup_epochs`, then follows `schedule`.
+    """
 
     epochs: int
     batch_size: int = 128
@@ -25,6 +28,7 @@ class Budget:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
+    warmup_epochs: float = 0.0
     augment: bool = True
     flip: bool = True
 
