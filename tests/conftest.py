@@ -29,3 +29,17 @@ def fashion_mnist():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must have Fashion-MNIST: {e}")
         pytest.skip(f"Fashion-MNIST not installed: {e}")
+
+
+def train_tiny(method, scenario: Path = TINY, seed: int = 0):
+    """Train `method` (an instance) on each step of a scenario file through the harness's own
+    step builder; yields a `TrainedStep` (the step as the method saw it, the frozen model)
+    as soon as each step is trained, so tests can look between steps."""
+    import torch
+
+    from bench.runner import load_dataset, resolve_scenario, train_steps
+
+    plugins = load_plugins()
+    spec = resolve_scenario(str(scenario), plugins)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    yield from train_steps(spec, dataset, method, seed, "quick", torch.device("cpu"))

@@ -1,0 +1,74 @@
+"""`bct`: Backward-Compatible Training — the new model must also satisfy the old classifier."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import bench
+from bench.models import class_means, match_dim
+
+
+class BCT(bench.Method):
+    """Backward-Compatible Training (Shen, Xiong, Xia, Soatto, CVPR 2020), eq. 4:
+
+        L(w_new, φ_new) = L_new(w_new, φ_new; T_new) + λ · L_old(w_old, φ_new; T_new),
+        L_old = CE(w_oldᵀ φ_new(x), y),  with w_old frozen.
+
+    `w_old` is the previous step's classifier (chained: in a multistep scenario step t is
+    trained against step t−1). Rows for classes the old model never saw are synthesised as the
+    old model's mean feature of each such class on this step's training data and concatenated
+    below w_old (the authors' procedure, openBCT issue #1), so every sample contributes.
+    The influence term uses no old-model forward pass per batch.
+
+    Feature-dimension changes: the first d_old dimensions of φ_new feed the old classifier,
+    zero-padded when φ_new is smaller (openBCT's `old_d` truncation).
+
+    Deviations: the classifiers have no bias (the paper's w_oldᵀ φ has none). Defaults are the
+    paper's (λ = 1); the training budget is the scenario's, as for every method.
+    """
+
+    name = "bct"
+    summary = "Influence loss through the frozen old classifier, new classes synthesised."
+    paper = "Shen et al., Towards Backward-Compatible Representation Learning, CVPR 2020"
+    version = "1"
+    defaults = {"weight": 1.0}
+
+    def train(self, step: bench.Step) -> bench.Model:
+        dim = step.spec.embedding_dim
+        model = step.new_model(classifier=nn.Linear(dim, len(step.seen_classes), bias=False))
+        if not step.previous:
+            return step.fit(model, lambda b: step.base_loss(model(b.x), b.y))
+        old_weights = self.influence_weights(step, step.previous[-1])
+        weight = self.params["weight"]
+
+        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+            out = model(batch.x)
+            old_logits = F.linear(match_dim(out.features, old_weights.shape[1]), old_weights)
+            influence = F.cross_entropy(old_logits, batch.y)
+            return step.base_loss(out, batch.y) + weight * influence
+
+        return step.fit(model, loss_fn)
+
+    def influence_weights(self, step: bench.Step, old: bench.Model) -> torch.Tensor:
+        """w_old (frozen, detached) with synthesised rows for the classes it lacks:
+        row k is the mean old feature of class k on this step's training data."""
+        classifier = getattr(old, "classifier", None)
+        if not isinstance(getattr(classifier, "weight", None), torch.Tensor):
+            raise bench.BenchError(
+                f"bct step {step.index}: the previous model has no linear `classifier` with a "
+                f"`weight`; BCT needs the old classifier (train every step with bct)")
+        w_old = classifier.weight.detach()
+        missing = list(range(w_old.shape[0], len(step.seen_classes)))
+        if not missing:
+            return w_old
+        data = step.training_data()
+        features = step.embed(old, data)
+        synthesised = class_means(features, data.y.to(features.device), missing)
+        return torch.cat([w_old, synthesised.to(w_old)])
+
+
+@bench.hookimpl
+def bench_register_methods(register):
+    register(BCT)

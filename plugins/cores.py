@@ -1,0 +1,47 @@
+"""`cores`: Compatible Representations via Stationarity — one fixed d-Simplex classifier for
+every model, no pairwise term."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+import bench
+from bench.models import FixedClassifier, d_simplex
+
+
+class CoReS(bench.Method):
+    """CoReS (Biondi, Pernici, Bruni, Del Bimbo, TPAMI 2023).
+
+    K = `step.capacity` classes are pre-allocated at the first step as the vertices of a
+    regular d-Simplex (pairwise cosine −1/(K−1), Pernici et al. TNNLS 2021); the same fixed,
+    never-trained prototypes W are the classifier of every step's model. Each step trains a
+    fresh model whose learned projection maps onto the (K−1)-dimensional simplex space, with
+
+        L = CE(Wᵀ φ(x), y)   over all K prototypes (classes not yet seen act as negatives),
+
+    and nothing from the previous models: compatibility comes from the stationary classifier.
+
+    Deviations: the feature dimension is K−1, not the scenario's `embedding_dim` (the method
+    defines it); plain cross-entropy is used whatever base loss the scenario names.
+    """
+
+    name = "cores"
+    summary = "Fixed d-Simplex classifier shared by every step; no pairwise loss."
+    paper = "Biondi et al., CoReS: Compatible Representations via Stationarity, TPAMI 2023"
+    version = "1"
+
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self.prototypes = None
+
+    def train(self, step: bench.Step) -> bench.Model:
+        if self.prototypes is None:
+            self.prototypes = d_simplex(step.capacity)
+        classifier = FixedClassifier(self.prototypes)
+        model = step.new_model(embedding_dim=step.capacity - 1, classifier=classifier)
+        return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
+
+
+@bench.hookimpl
+def bench_register_methods(register):
+    register(CoReS)

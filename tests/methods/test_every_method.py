@@ -1,0 +1,49 @@
+"""Every registered built-in method, through the same checks (registry-parametrised)."""
+
+import numpy as np
+import pytest
+import torch
+
+from bench.plugins import load_plugins
+from bench.runner import run_unit
+from tests.conftest import train_tiny
+
+BUILTIN = [name for name in load_plugins().methods
+           if load_plugins().distribution_of_method(name) == "compat-bench"]
+
+
+def test_the_founding_methods_are_registered():
+    assert {"independent", "l2", "bct", "lce", "cores", "cvs"} <= set(BUILTIN)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_method_trains_every_step_without_touching_earlier_models(name, plugins):
+    method = plugins.methods.get(name)()
+    snapshots = []
+    for done in train_tiny(method):
+        for model, before in snapshots:  # earlier models are exactly as they were frozen
+            for key, value in model.state_dict().items():
+                assert torch.equal(value, before[key]), f"{name} changed {key}"
+        state = {k: v.clone() for k, v in done.model.state_dict().items()}
+        snapshots.append((done.model, state))
+        assert done.step.fit_calls >= 1
+        batch = next(done.step.batches())
+        out = done.model(batch.x)
+        assert out.features.shape == (len(batch.y), done.model.feature_dim)
+        assert torch.isfinite(out.features).all()
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_method_result_is_ranked_and_learns(name, plugins, tmp_path):
+    from bench.runner import load_dataset, resolve_scenario
+    from tests.conftest import TINY
+
+    spec = resolve_scenario(str(TINY), plugins)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    cls = plugins.methods.get(name)
+    result = run_unit(spec, dataset, cls, cls.resolve_params("quick", {}), 0, "quick",
+                      torch.device("cpu"), log=lambda _: None)
+    assert result.status == "ok", result.error
+    C = result.matrix("top1")
+    assert np.diag(C).min() > 0.5, C  # every model retrieves its own gallery far above 1/6
+    assert {"AC", "AM", "BC", "FC"} <= set(result.metrics)
