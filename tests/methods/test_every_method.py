@@ -1,5 +1,7 @@
 """Every registered built-in method, through the same checks (registry-parametrised)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -47,3 +49,12 @@ def test_method_result_is_ranked_and_learns(name, plugins, tmp_path):
     C = result.matrix("top1")
     assert np.diag(C).min() > 0.5, C  # every model retrieves its own gallery far above 1/6
     assert {"AC", "AM", "BC", "FC"} <= set(result.metrics)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_method_is_documented_with_its_defaults(name, plugins):
+    docs = (Path(__file__).parents[2] / "docs" / "methods.md").read_text()
+    row = next((line for line in docs.splitlines() if line.startswith(f"| `{name}` |")), None)
+    assert row, f"docs/methods.md has no table row for {name}"
+    for key in plugins.methods.get(name).defaults:
+        assert f"`{key}`" in row, f"docs/methods.md does not give {name}'s default {key}"
