@@ -1,5 +1,13 @@
-"""Public metric functions: retrieval on one pair of feature sets, compatibility on a matrix."""
+"""Public metric functions: retrieval on one pair of feature sets, compatibility on a matrix,
+pairwise compatibility rates, backfilling curves and negative flips."""
 
+from bench.metrics.backfilling import (
+    POLICIES,
+    BackfillCurve,
+    backfill_curve,
+    negative_flip_rate,
+    top1_correct,
+)
 from bench.metrics.compatibility import (
     average_compatibility,
     average_multimodel_accuracy,
@@ -8,10 +16,18 @@ from bench.metrics.compatibility import (
     forward_compatibility,
     update_gain,
 )
+from bench.metrics.pairwise import PairwiseCompatibility, pairwise_compatibility
 from bench.metrics.retrieval import METRICS, nearest_neighbours, retrieval_metrics
 
 __all__ = [
     "METRICS",
+    "POLICIES",
+    "BackfillCurve",
+    "PairwiseCompatibility",
+    "backfill_curve",
+    "negative_flip_rate",
+    "pairwise_compatibility",
+    "top1_correct",
     "average_compatibility",
     "average_multimodel_accuracy",
     "backward_compatibility",
