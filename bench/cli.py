@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
+from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.runner import RunConfig, run
 
@@ -69,6 +70,10 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
             print(f"\n### {method}: top-1 compatibility matrix (row = query model, "
                   f"column = gallery model)\n")
             print(render_matrix(C))
+    figure = backfilling_figure(results, args.out / spec.name / "backfilling.png",
+                                f"{spec.name}: partial backfilling (mean over seeds and upgrades)")
+    if figure:
+        print(f"\nBackfilling curves: {figure}")
     print(f"\nResults written to {args.out / spec.name}/")
     failed = [r for r in results if r.status != "ok"]
     for r in failed:

@@ -12,12 +12,14 @@ from bench.metrics import update_gain
 from bench.results import RunResult
 from bench.scenarios import ScenarioSpec
 
+UPGRADE_COLUMNS = [("pairwise-same", "pair same"), ("pairwise-different", "pair diff"),
+                   ("backfill_auc_random", "backfill AUC"), ("negative_flips", "neg. flips")]
 COLUMNS = {
     "multistep": [("AC", "AC"), ("AM", "AM top-1"), ("BC", "BC"), ("FC", "FC"),
-                  ("final_top1", "final top-1"), ("final_mAP", "final mAP")],
+                  ("final_top1", "final top-1"), ("final_mAP", "final mAP")] + UPGRADE_COLUMNS,
     "two-step": [("ECC", "ECC pass"), ("cross_top1", "new/old top-1"),
                  ("old_top1", "old/old top-1"), ("new_top1", "new/new top-1"),
-                 ("update_gain", "update gain"), ("cross_mAP", "new/old mAP")],
+                 ("update_gain", "update gain"), ("cross_mAP", "new/old mAP")] + UPGRADE_COLUMNS,
 }
 
 

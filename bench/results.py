@@ -22,12 +22,16 @@ from bench.metrics import (
 )
 from bench.versions import distribution_version
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before backfilling curves
 
 
 @dataclass
 class RunResult:
-    """Everything one unit produced; `matrices[metric][i][j]` is None where undefined."""
+    """Everything one unit produced; `matrices[metric][i][j]` is None where undefined.
+
+    `backfilling` holds, per upgrade, the backfilling curves of each order policy.
+    """
 
     scenario: str
     method: str
@@ -42,6 +46,7 @@ class RunResult:
     steps: list[dict[str, Any]] = field(default_factory=list)
     matrices: dict[str, list[list[float | None]]] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
+    backfilling: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     unit_key: str = ""
@@ -65,9 +70,9 @@ class RunResult:
 def load_result(path: str | Path) -> RunResult:
     raw = json.loads(Path(path).read_text())
     version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ValueError(f"{path}: result schema version {version} is not supported "
-                         f"(this compat-bench reads version {SCHEMA_VERSION})")
+                         f"(this compat-bench reads versions {READABLE_VERSIONS})")
     return RunResult(**raw)
 
 

@@ -18,7 +18,9 @@ from bench.data import ImageDataset, TrainData
 from bench.data.augment import Normalizer
 from bench.errors import BenchError
 from bench.evaluation import compatibility_cells, extract_features, matrices
+from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
 from bench.method import Method
+from bench.metrics import POLICIES
 from bench.models import Model, freeze
 from bench.plugins import Plugins, load_plugins
 from bench.results import (
@@ -205,10 +207,13 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
         log(f"  step {step.index}/{spec.num_steps}: {len(step.train)} images, "
             f"{len(step.seen_classes)} classes, trained in {done.train_time_s:.1f}s")
     start = time.perf_counter()
-    cells = compatibility_cells(features, eval_set.y.numpy())
-    C = matrices(cells, spec.num_steps)
-    result.matrices = {metric: to_nested(m) for metric, m in C.items()}
-    result.metrics = derived_metrics(C)
+    labels = eval_set.y.numpy()
+    C = matrices(compatibility_cells(features, labels), spec.num_steps)
+    pairwise = pairwise_matrices(features, labels, seed)
+    result.backfilling = backfilling_curves(features, labels, seed,
+                                            {**POLICIES, **method.backfill_policies})
+    result.matrices = {metric: to_nested(m) for metric, m in {**C, **pairwise}.items()}
+    result.metrics = derived_metrics(C) | upgrade_metrics(pairwise, result.backfilling)
     result.metrics["eval_time_s"] = round(time.perf_counter() - start, 3)
 
 

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from bench.results import load_result, result_path
+from bench.results import SCHEMA_VERSION, load_result, result_path
 from tests.conftest import TINY
 
 
@@ -18,6 +18,7 @@ def test_two_methods_three_steps(tmp_path):
     assert "ranked by AC, then AM" in done.stdout
     assert "independent: top-1 compatibility matrix" in done.stdout
     assert "l2: top-1 compatibility matrix" in done.stdout
+    assert (tmp_path / "tiny" / "backfilling.png").stat().st_size > 10_000
     for method in ("independent", "l2"):
         result = load_result(result_path(tmp_path, "tiny", method, 0))
         assert result.status == "ok"
@@ -29,7 +30,7 @@ def test_two_methods_three_steps(tmp_path):
         assert [s["train_samples"] for s in result.steps] == [300, 600, 900]
         assert result.provenance["torch"] and result.provenance["plugin"]["distribution"]
         raw = json.loads(result_path(tmp_path, "tiny", method, 0).read_text())
-        assert raw["schema_version"] == 1 and raw["unit_key"]
+        assert raw["schema_version"] == SCHEMA_VERSION and raw["unit_key"]
     # Regressing onto the old features buys cross-model accuracy that independent training lacks.
     independent = load_result(result_path(tmp_path, "tiny", "independent", 0))
     l2 = load_result(result_path(tmp_path, "tiny", "l2", 0))

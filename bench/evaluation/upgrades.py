@@ -1,0 +1,57 @@
+"""Beyond the matrix: pairwise compatibility rates for every model pair, and backfilling curves
+with negative flips for every upgrade — all from the features already extracted once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from bench.metrics import backfill_curve, pairwise_compatibility
+from bench.metrics.backfilling import OrderPolicy
+
+
+def pairwise_matrices(features: list[np.ndarray], labels: np.ndarray, seed: int,
+                      max_pairs: int = 10_000_000) -> dict[str, np.ndarray]:
+    """T×T matrices (row = new model i, column = old model j < i, NaN elsewhere) of the rates of
+    the same-class and the different-class inequality, on the evaluation set (leave-one-out)."""
+    T = len(features)
+    same, different = np.full((T, T), np.nan), np.full((T, T), np.nan)
+    for i in range(T):
+        for j in range(i):
+            rates = pairwise_compatibility(features[i], features[j], features[j], labels, labels,
+                                           exclude_self=True, seed=seed, max_pairs=max_pairs)
+            same[i, j], different[i, j] = rates.same_class.value, rates.different_class.value
+    return {"pairwise-same": same, "pairwise-different": different}
+
+
+def backfilling_curves(features: list[np.ndarray], labels: np.ndarray, seed: int,
+                       policies: Mapping[str, OrderPolicy]) -> list[dict[str, Any]]:
+    """For each upgrade t−1 → t: the gallery stored by model t−1 re-encoded by model t in each
+    policy's order, top-1 and negative flips of model t's queries along the way."""
+    upgrades = []
+    for t in range(1, len(features)):
+        old, new = features[t - 1], features[t]
+        curves = [backfill_curve(new, old, new, old, labels, labels, policy(old, labels, seed),
+                                 policy=name, exclude_self=True).to_dict()
+                  for name, policy in policies.items()]
+        upgrades.append({"old_model": t, "new_model": t + 1, "curves": curves})
+    return upgrades
+
+
+def upgrade_metrics(pairwise: Mapping[str, np.ndarray],
+                    upgrades: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Scalar summaries: mean pairwise rates over model pairs; mean backfilling area per policy
+    and mean negative-flip rate without backfilling (β = 0) over upgrades."""
+    out: dict[str, float | None] = {}
+    for name, matrix in pairwise.items():
+        values = matrix[~np.isnan(matrix)]
+        out[name] = float(values.mean()) if values.size else None
+    if upgrades:
+        for k, curve in enumerate(upgrades[0]["curves"]):
+            out[f"backfill_auc_{curve['policy']}"] = float(
+                np.mean([u["curves"][k]["area"] for u in upgrades]))
+        out["negative_flips"] = float(np.mean(
+            [u["curves"][0]["negative_flips"][0] for u in upgrades]))
+    return out
