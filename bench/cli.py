@@ -11,7 +11,9 @@ from bench.errors import BenchError
 from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
+from bench.results import RunResult, load_result
 from bench.runner import RunConfig, run
+from bench.scenarios import ScenarioSpec, scenario_from_dict
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -49,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered methods, scenarios or datasets")
     p.add_argument("what", choices=["methods", "scenarios", "datasets"])
 
+    p = sub.add_parser("show", help="show saved results again: table, matrices, figure")
+    p.add_argument("what", choices=["results"])
+    p.add_argument("directory", help="a scenario folder of results, e.g. results/multistep")
+
     sub.add_parser("plugins", help="list plugins, what they register, and load errors")
     return parser
 
@@ -60,9 +66,31 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
                        out_dir=args.out, data_root=args.data_root,
                        download=not args.no_download, device=args.device)
     spec, results = run(config, plugins, log=lambda msg: print(msg, file=sys.stderr))
+    return report(spec, results, args.out / spec.name, f"preset {args.preset}")
+
+
+def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
+    directory = Path(args.directory)
+    paths = sorted(directory.glob("*/seed-*.json"))
+    if not paths:
+        raise BenchError(f"{directory}: no result files (METHOD/seed-N.json) here; pass a "
+                         f"scenario folder such as results/multistep")
+    results = [load_result(path) for path in paths]
+    names = {r.scenario for r in results}
+    if len(names) > 1:
+        raise BenchError(f"{directory} mixes scenarios {sorted(names)}; pass one scenario folder")
+    spec = scenario_from_dict(results[0].scenario_spec, source=str(paths[0]))
+    presets = ", ".join(sorted({r.preset for r in results}))
+    return report(spec, results, directory, f"preset {presets}")
+
+
+def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: str) -> int:
+    """Print the ranked table and each method's mean top-1 matrix; plot the backfilling curves
+    into `directory`. Returns 1 when a unit failed (its traceback goes to stderr)."""
+    seeds = ", ".join(map(str, sorted({r.seed for r in results})))
     table = rank(spec, results)
-    print(f"\n## {spec.name} ({spec.dataset}, preset {args.preset}, seeds "
-          f"{', '.join(map(str, seeds))}) — ranked by {', then '.join(spec.ranking)}\n")
+    print(f"\n## {spec.name} ({spec.dataset}, {what}, seeds {seeds}) — ranked by "
+          f"{', then '.join(spec.ranking)}\n")
     print(render_ranking(spec, table))
     for method in table["method"]:
         C = mean_matrix(results, method)
@@ -70,11 +98,11 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
             print(f"\n### {method}: top-1 compatibility matrix (row = query model, "
                   f"column = gallery model)\n")
             print(render_matrix(C))
-    figure = backfilling_figure(results, args.out / spec.name / "backfilling.png",
+    figure = backfilling_figure(results, directory / "backfilling.png",
                                 f"{spec.name}: partial backfilling (mean over seeds and upgrades)")
     if figure:
         print(f"\nBackfilling curves: {figure}")
-    print(f"\nResults written to {args.out / spec.name}/")
+    print(f"\nResults in {directory}/")
     failed = [r for r in results if r.status != "ok"]
     for r in failed:
         print(f"\n{r.method} seed {r.seed} failed:\n{r.error}", file=sys.stderr)
@@ -110,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plugins = load_plugins(strict=args.strict_plugins)
         for error in plugins.errors:
             print(f"warning: {error}", file=sys.stderr)
-        command = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins}[args.command]
+        command = {"run": cmd_run, "list": cmd_list, "show": cmd_show,
+                   "plugins": cmd_plugins}[args.command]
         return command(args, plugins)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -36,6 +36,15 @@ def test_two_methods_three_steps(tmp_path):
     l2 = load_result(result_path(tmp_path, "tiny", "l2", 0))
     assert l2.matrix("top1")[2, 1] > independent.matrix("top1")[2, 1]
 
+    # The saved results can be shown again, with the same ranked table, without training.
+    (tmp_path / "tiny" / "backfilling.png").unlink()
+    shown = subprocess.run([sys.executable, "-m", "bench.cli", "show", "results",
+                            str(tmp_path / "tiny")], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    table = done.stdout[done.stdout.index("| rank"):done.stdout.index("### ")]
+    assert table in shown.stdout
+    assert (tmp_path / "tiny" / "backfilling.png").is_file()
+
     # A second identical run finds every unit up to date and trains nothing.
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0

@@ -81,3 +81,11 @@ def test_cuda_request_without_cuda():
         pytest.skip("this machine has CUDA")
     with pytest.raises(bench.BenchError, match="--device cpu"):
         resolve_device("cuda")
+
+
+def test_show_results_of_an_empty_folder_names_the_fix(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["show", "results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "results/multistep" in err
