@@ -80,10 +80,10 @@ class Step:
         """Train `model` with the scenario's budget; returns it in eval mode.
 
         `parameters` defaults to the model's; pass extra ones (e.g. a learned margin) here.
-        `data` defaults to `step.train`; `step.training_data()` adds the replay memory.
+        `data` defaults to `step.training_data()`: the step's data plus the replay memory.
         """
         self.fit_calls += 1
-        data = self.train if data is None else data
+        data = self.training_data() if data is None else data
         return training.fit(model, loss_fn, data, self.budget, normalize=self.normalize,
                             device=self.device, generator=self.generator, label=self.label,
                             parameters=parameters)

@@ -3,6 +3,10 @@ every model, no pairwise term."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import torch
 import torch.nn.functional as F
 
 import bench
@@ -30,9 +34,9 @@ class CoReS(bench.Method):
     paper = "Biondi et al., CoReS: Compatible Representations via Stationarity, TPAMI 2023"
     version = "1"
 
-    def __init__(self, params=None) -> None:
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
-        self.prototypes = None
+        self.prototypes: torch.Tensor | None = None
 
     def train(self, step: bench.Step) -> bench.Model:
         if self.prototypes is None:

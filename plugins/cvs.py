@@ -54,7 +54,8 @@ class CVS(bench.Method):
     ĥ the L2-normalised embedding, ĥ_old the previous step's frozen model, and c^{prev} the mean
     normalised previous-model feature of each previously seen class. α = 10, β = 1 (the
     paper's CIFAR script). Each step starts from the previous step's weights (old classifier
-    rows kept, new rows fresh) and trains on the replay memory too when the scenario keeps one.
+    rows kept, new rows fresh); like every method it trains on the replay memory too when the
+    scenario keeps one.
 
     Deviations: the centres are computed with the previous model on the images of this step
     (training data plus memory) rather than read from the stored gallery, which in the paper
@@ -74,13 +75,12 @@ class CVS(bench.Method):
         p = self.params
         classifier = CosineClassifier(step.spec.embedding_dim, len(step.seen_classes))
         model = step.new_model(classifier=classifier)
-        data = step.training_data()
 
         def classification(out: bench.Output, y: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(out.logits / p["temperature"], y)
 
         if not step.previous:
-            return step.fit(model, lambda b: classification(model(b.x), b.y), data=data)
+            return step.fit(model, lambda b: classification(model(b.x), b.y))
 
         old = step.previous[-1]
         step.log(warm_started_tensors=warm_start(model, old))
@@ -96,7 +96,7 @@ class CVS(bench.Method):
                     + p["alpha"] * coherence_loss(new, old_features, batch.y, p["margin"])
                     + p["beta"] * centre_loss(new, batch.y, centres))
 
-        return step.fit(model, loss_fn, data=data)
+        return step.fit(model, loss_fn)
 
     def previous_centres(self, step: bench.Step, old: bench.Model) -> torch.Tensor:
         """c^{prev}: mean normalised previous-model feature of each previously seen class."""
