@@ -160,7 +160,7 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
     in tests.
     """
     plan = plan or plan_classes(spec, dataset.num_classes, seed)
-    train_all, _ = scenario_splits(dataset, plan)
+    train_all = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
     normalize = Normalizer(dataset.mean, dataset.std)
     budget = spec.budget(preset)
     previous: list[Model] = []
@@ -189,13 +189,12 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
                         preset: str, device: torch.device, result: RunResult, log: Any) -> None:
     plan = plan_classes(spec, dataset.num_classes, seed)
     result.class_order = list(plan.order)
-    _, eval_set = scenario_splits(dataset, plan)
-    normalize = Normalizer(dataset.mean, dataset.std)
+    eval_set = select_classes(dataset.test_x, dataset.test_y, plan, dataset.num_classes)
     features: list[np.ndarray] = []
     for done in train_steps(spec, dataset, method, seed, preset, device, plan):
         step = done.step
         start = time.perf_counter()
-        features.append(extract_features(done.model, eval_set.x, normalize, device))
+        features.append(extract_features(done.model, eval_set.x, step.normalize, device))
         embed_time = time.perf_counter() - start
         result.steps.append({
             "step": step.index, "new_classes": [plan.order[c] for c in step.new_classes],
@@ -217,17 +216,14 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
     result.metrics["eval_time_s"] = round(time.perf_counter() - start, 3)
 
 
-def scenario_splits(dataset: ImageDataset, plan: ClassPlan) -> tuple[TrainData, TrainData]:
-    """Training and evaluation images of the planned classes, relabelled to scenario labels."""
-    remap = torch.full((dataset.num_classes,), -1, dtype=torch.long)
+def select_classes(x: torch.Tensor, y: torch.Tensor, plan: ClassPlan,
+                   num_classes: int) -> TrainData:
+    """The images of the planned classes, relabelled to scenario labels (arrival order)."""
+    remap = torch.full((num_classes,), -1, dtype=torch.long)
     remap[list(plan.order)] = torch.arange(len(plan.order))
-
-    def select(x: torch.Tensor, y: torch.Tensor) -> TrainData:
-        labels = remap[y]
-        keep = labels >= 0
-        return TrainData(x[keep], labels[keep])
-
-    return (select(dataset.train_x, dataset.train_y), select(dataset.test_x, dataset.test_y))
+    labels = remap[y]
+    keep = labels >= 0
+    return TrainData(x[keep], labels[keep])
 
 
 def step_data(train: TrainData, mode: str, seen: int, new: Sequence[int], fraction: float,

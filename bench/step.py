@@ -99,13 +99,15 @@ class Step:
         return tuple(c for c in self.seen_classes if c not in new)
 
     def batches(self, data: TrainData | None = None, *, batch_size: int = 512) -> Iterator[Batch]:
-        """Ordered, un-augmented batches of `data` (default: `step.train`), e.g. for statistics."""
-        return iterate_batches(data if data is not None else self.train, batch_size,
+        """Ordered, un-augmented batches of `data` (default: `step.training_data()`, what `fit`
+        trains on), e.g. for statistics."""
+        return iterate_batches(data if data is not None else self.training_data(), batch_size,
                                self.normalize, self.device)
 
     @torch.no_grad()
     def embed(self, model: Model, data: TrainData | None = None) -> torch.Tensor:
-        """Features (not normalised) of `data` (default: `step.train`) in order, eval mode."""
+        """Features (not normalised) of `data` (default: `step.training_data()`) in order,
+        eval mode."""
         was_training = model.training
         model.eval()
         feats = [model(b.x).features for b in self.batches(data)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.metrics.retrieval import ArrayLike, prepare
+from bench.metrics.retrieval import ArrayLike, nearest_neighbours, prepare
 
 OrderPolicy = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 FRACTIONS = tuple(i / 10 for i in range(11))
@@ -63,18 +63,13 @@ class BackfillCurve:
 
 
 def top1_correct(query: ArrayLike, labels_q: ArrayLike, gallery: ArrayLike, labels_g: ArrayLike,
-                 *, exclude_self: bool = False, chunk: int = 1024) -> np.ndarray:
-    """Per query: does its nearest gallery item (cosine) have its label?"""
+                 *, exclude_self: bool = False) -> np.ndarray:
+    """Per query: does its nearest gallery item (cosine, the matrix's own faiss search) have
+    its label?"""
     yq, yg = np.asarray(labels_q).ravel(), np.asarray(labels_g).ravel()
     dim = min(np.shape(query)[1], np.shape(gallery)[1])
-    q, g = prepare(query, dim), prepare(gallery, dim)
-    nearest = np.empty(len(q), dtype=np.int64)
-    for start in range(0, len(q), chunk):
-        s = q[start:start + chunk] @ g.T
-        if exclude_self:
-            s[np.arange(len(s)), np.arange(start, start + len(s))] = -np.inf
-        nearest[start:start + chunk] = s.argmax(1)
-    return yg[nearest] == yq
+    nearest = nearest_neighbours(prepare(query, dim), prepare(gallery, dim), 1, exclude_self)
+    return yg[nearest[:, 0]] == yq
 
 
 def negative_flip_rate(old_correct: np.ndarray, new_correct: np.ndarray) -> float:
@@ -114,6 +109,7 @@ def backfill_curve(
     # rank[i] = position of gallery item i in the backfilling order.
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
+    backfilled = [rank < int(np.floor(beta * len(yg))) for beta in fractions]
     correct = np.zeros((len(fractions), len(yq)), dtype=bool)
     for start in range(0, len(yq), chunk):
         rows = slice(start, start + chunk)
@@ -122,9 +118,8 @@ def backfill_curve(
             index = np.arange(start, start + len(s_new))
             s_new[np.arange(len(index)), index] = -np.inf
             s_old[np.arange(len(index)), index] = -np.inf
-        for k, beta in enumerate(fractions):
-            backfilled = rank < int(np.floor(beta * len(yg)))
-            mixed = np.where(backfilled[None, :], s_new, s_old)
+        for k, mask in enumerate(backfilled):
+            mixed = np.where(mask[None, :], s_new, s_old)
             correct[k, rows] = yg[mixed.argmax(1)] == yq[rows]
     return BackfillCurve(
         policy=policy, fractions=tuple(float(f) for f in fractions),

@@ -27,6 +27,12 @@ class Rate:
     high: float
     pairs: int
 
+    @classmethod
+    def counted(cls, successes: int, pairs: int) -> Rate:
+        """The exact rate over every pair (NaN when there are none)."""
+        value = successes / pairs if pairs else float("nan")
+        return cls(value, value, value, pairs)
+
 
 @dataclass(frozen=True)
 class PairwiseCompatibility:
@@ -35,13 +41,6 @@ class PairwiseCompatibility:
     same_class: Rate
     different_class: Rate
     exact: bool
-
-    def to_dict(self) -> dict[str, float | int | bool]:
-        out: dict[str, float | int | bool] = {"exact": self.exact}
-        for kind, rate in (("same", self.same_class), ("different", self.different_class)):
-            out |= {f"{kind}": rate.value, f"{kind}_low": rate.low, f"{kind}_high": rate.high,
-                    f"{kind}_pairs": rate.pairs}
-        return out
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -89,10 +88,7 @@ def pairwise_compatibility(
         raise ValueError("exclude_self=True needs the query and gallery to be the same set")
     if len(qn) * len(g_old) <= max_pairs:
         counts = _exact_counts(qn, qo, g_cross, g_old, yq, yg, exclude_self, chunk)
-        return PairwiseCompatibility(*(Rate(k / n if n else float("nan"),
-                                            k / n if n else float("nan"),
-                                            k / n if n else float("nan"), n)
-                                       for k, n in counts), exact=True)
+        return PairwiseCompatibility(*(Rate.counted(k, n) for k, n in counts), exact=True)
     rng = np.random.default_rng(seed)
     rates = []
     for same in (True, False):
