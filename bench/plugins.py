@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import traceback
 from collections.abc import Callable
@@ -72,9 +73,13 @@ def load_plugins(strict: bool = False) -> Plugins:
         dist = ep.dist.name if ep.dist else None
         plugin = info[ep.name] = PluginInfo(ep.name, dist, ep.dist.version if ep.dist else None)
         try:
-            pm.register(ep.load(), name=ep.name)
+            module = ep.load()
+            pm.register(module, name=ep.name)
         except Exception as e:  # noqa: BLE001 - isolate any failure of third-party code
             plugin.errors.append(f"failed to load {ep.value}: {_describe(e)}")
+            continue
+        plugin.errors += _unmarked_hooks(pm, module)
+    _unknown_hooks(pm, info)
     plugins = Plugins(Registry("method"), Registry("scenario"), Registry("dataset"), info)
     # compat-bench's own registrations go first, so a third party cannot shadow a built-in name.
     def builtin_first(impl: Any) -> tuple[bool, str]:
@@ -86,6 +91,25 @@ def load_plugins(strict: bool = False) -> Plugins:
     if strict and plugins.errors:
         raise PluginError("plugin errors (--strict-plugins):\n  " + "\n  ".join(plugins.errors))
     return plugins
+
+
+def _unmarked_hooks(pm: pluggy.PluginManager, module: object) -> list[str]:
+    """Hook-like functions that lack ``@bench.hookimpl`` (pluggy silently ignores them)."""
+    return [f"{name} is not marked with @bench.hookimpl, so it is never called"
+            for name in dir(module) if name.startswith("bench_")
+            and callable(getattr(module, name)) and pm.parse_hookimpl_opts(module, name) is None]
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, info: dict[str, PluginInfo]) -> None:
+    """pluggy's ``check_pending``, reported per plugin instead of raised: an implementation
+    whose name matches no hook (a misspelling) would otherwise never be called."""
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        close = difflib.get_close_matches(name, _HOOKS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"the hooks are {', '.join(_HOOKS)}"
+        for impl in caller.get_hookimpls():
+            info[impl.plugin_name].errors.append(f"implements unknown hook {name!r}; {hint}")
 
 
 def _call(impl: Any, hook: str, plugins: Plugins) -> None:

@@ -34,6 +34,13 @@ def lr_factor(schedule: str, iteration: int, total: int, warmup: int = 0) -> flo
     return 1.0
 
 
+def iterations(num_samples: int, budget: Budget) -> int:
+    """Optimiser steps of one `fit` over `num_samples` images: the budget every method gets
+    per step (a last batch of a single image is dropped, as batch norm cannot train on it)."""
+    per_epoch = num_samples // budget.batch_size + (num_samples % budget.batch_size >= 2)
+    return budget.epochs * per_epoch
+
+
 def fit(
     model: Model,
     loss_fn: LossFn,
@@ -56,9 +63,8 @@ def fit(
         raise BenchError(f"{label}: nothing to train (no parameter requires grad)")
     model.to(device).train()
     optimizer = make_optimizer(params, budget)
-    per_epoch = len(data) // budget.batch_size + (len(data) % budget.batch_size >= 2)
-    total = budget.epochs * per_epoch
-    warmup = round(budget.warmup_epochs * per_epoch)
+    total = iterations(len(data), budget)
+    warmup = round(budget.warmup_epochs * total / budget.epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda it: lr_factor(budget.schedule, it, total, warmup))
     iteration = 0

@@ -82,6 +82,63 @@ def test_third_party_plugin_is_discovered_and_broken_ones_isolated(tmp_path, mon
         load_plugins(strict=True)
 
 
+BAD_DEFAULTS = """
+    import bench
+
+    class BadDefaults(bench.Method):
+        name = "bad-defaults"
+        summary = "defaults holding a list"
+        defaults = {"weights": [1.0, 2.0]}
+        def train(self, step):
+            raise NotImplementedError
+
+    @bench.hookimpl
+    def bench_register_methods(register):
+        register(BadDefaults)
+"""
+MISSPELT = """
+    import bench
+
+    @bench.hookimpl
+    def bench_register_method(register):
+        raise AssertionError("never called")
+"""
+UNMARKED = """
+    def bench_register_methods(register):
+        raise AssertionError("never called")
+"""
+
+
+def test_every_broken_plugin_case_is_reported_and_the_cli_keeps_working(
+        tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    install_fake_distribution(
+        tmp_path, monkeypatch,
+        {"good_plugin": GOOD, "defaults_plugin": BAD_DEFAULTS, "misspelt_plugin": MISSPELT,
+         "unmarked_plugin": UNMARKED},
+        "good = good_plugin\ndefaults = defaults_plugin\nmisspelt = misspelt_plugin\n"
+        "unmarked = unmarked_plugin\n",
+    )
+    plugins = load_plugins()
+    errors = {p.name: " ".join(p.errors) for p in plugins.info.values()}
+    assert "defaults must map str to bool/int/float/str" in errors["defaults"]
+    assert "unknown hook 'bench_register_method'" in errors["misspelt"]
+    assert "did you mean 'bench_register_methods'" in errors["misspelt"]
+    assert "not marked with @bench.hookimpl" in errors["unmarked"]
+    assert errors["good"] == "" and "bad-defaults" not in plugins.methods
+
+    assert main(["list", "methods"]) == 0
+    out, err = capsys.readouterr()
+    assert "good-method" in out and "l2" in out
+    assert "fake-methods" in err and "unknown hook" in err  # reported with the distribution
+    assert main(["plugins"]) == 0
+    out, _ = capsys.readouterr()
+    assert "good  (fake-methods 0.3)" in out and "ERROR" in out
+    assert main(["--strict-plugins", "list", "methods"]) == 2
+    assert "--strict-plugins" in capsys.readouterr().err
+
+
 def test_disabled_plugins_are_not_loaded(monkeypatch):
     monkeypatch.setenv("BENCH_DISABLE_PLUGINS", "l2")
     assert "l2" not in load_plugins().methods

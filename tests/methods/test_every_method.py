@@ -8,7 +8,7 @@ import torch
 
 from bench.plugins import load_plugins
 from bench.runner import run_unit
-from tests.conftest import train_tiny
+from bench.testing import check_method
 
 BUILTIN = [name for name in load_plugins().methods
            if load_plugins().distribution_of_method(name) == "compat-bench"]
@@ -19,20 +19,8 @@ def test_the_founding_methods_are_registered():
 
 
 @pytest.mark.parametrize("name", BUILTIN)
-def test_method_trains_every_step_without_touching_earlier_models(name, plugins):
-    method = plugins.methods.get(name)()
-    snapshots = []
-    for done in train_tiny(method):
-        for model, before in snapshots:  # earlier models are exactly as they were frozen
-            for key, value in model.state_dict().items():
-                assert torch.equal(value, before[key]), f"{name} changed {key}"
-        state = {k: v.clone() for k, v in done.model.state_dict().items()}
-        snapshots.append((done.model, state))
-        assert done.step.fit_calls >= 1
-        batch = next(done.step.batches())
-        out = done.model(batch.x)
-        assert out.features.shape == (len(batch.y), done.model.feature_dim)
-        assert torch.isfinite(out.features).all()
+def test_method_passes_the_conformance_suite(name, plugins):
+    check_method(plugins.methods.get(name))
 
 
 @pytest.mark.parametrize("name", BUILTIN)
