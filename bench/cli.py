@@ -13,6 +13,7 @@ from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.results import RunResult, load_result
 from bench.runner import RunConfig, run
+from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec, scenario_from_dict
 
 
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", help="a scenario folder of results, e.g. results/multistep")
 
     sub.add_parser("plugins", help="list plugins, what they register, and load errors")
+
+    p = sub.add_parser("new-method", help="write a method plugin package to start from")
+    p.add_argument("name", help="the method's kebab-case name, e.g. my-method")
+    p.add_argument("--directory", type=Path, default=Path("."),
+                   help="where to create bench-NAME/ (default: here)")
     return parser
 
 
@@ -132,6 +138,17 @@ def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
+def cmd_new_method(args: argparse.Namespace, plugins: Plugins) -> int:
+    if args.name in plugins.methods:
+        raise BenchError(f"bench new-method: a method named {args.name!r} is already "
+                         f"registered by {plugins.methods.source(args.name)!r}; choose another")
+    root = write_method_package(args.name, args.directory)
+    print(f"Wrote {root}/. Next:\n  cd {root}\n  pip install -e .   # registers the method\n"
+          f"  pytest             # the conformance suite\n"
+          f"  bench run --scenario new-data --method {args.name} --method independent")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -139,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in plugins.errors:
             print(f"warning: {error}", file=sys.stderr)
         command = {"run": cmd_run, "list": cmd_list, "show": cmd_show,
-                   "plugins": cmd_plugins}[args.command]
+                   "plugins": cmd_plugins, "new-method": cmd_new_method}[args.command]
         return command(args, plugins)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)

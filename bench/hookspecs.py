@@ -5,7 +5,8 @@ A plugin is a module named by an entry point in the group ``bench``::
     [project.entry-points.bench]
     my-method = "my_package.my_module"
 
-and implements any of the hooks below, marked with ``@bench.hookimpl``. Each hook receives a
+and implements any of the hooks below, marked with ``@bench.hookimpl`` (the walkthrough:
+docs/writing-plugins.md, which a test keeps in step with this file). Each hook receives a
 ``register`` callback; call it once per thing you provide. A plugin that raises, or registers
 something invalid, is reported and skipped: the other plugins keep working.
 """

@@ -31,15 +31,8 @@ def fashion_mnist():
         pytest.skip(f"Fashion-MNIST not installed: {e}")
 
 
-def train_tiny(method, scenario: Path = TINY, seed: int = 0):
-    """Train `method` (an instance) on each step of a scenario file through the harness's own
-    step builder; yields a `TrainedStep` (the step as the method saw it, the frozen model)
-    as soon as each step is trained, so tests can look between steps."""
-    import torch
+def train_tiny(method, seed: int = 0):
+    """`bench.testing.train_tiny` on the tests' three-step scenario."""
+    from bench.testing import train_tiny as train
 
-    from bench.runner import load_dataset, resolve_scenario, train_steps
-
-    plugins = load_plugins()
-    spec = resolve_scenario(str(scenario), plugins)
-    dataset = load_dataset(spec, plugins, None, download=False)
-    yield from train_steps(spec, dataset, method, seed, "quick", torch.device("cpu"))
+    return train(method, scenario=TINY, seed=seed)

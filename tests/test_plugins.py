@@ -147,3 +147,18 @@ def test_disabled_plugins_are_not_loaded(monkeypatch):
 def test_unknown_method_suggests_a_close_name(plugins):
     with pytest.raises(UnknownNameError, match="did you mean 'independent'"):
         plugins.methods.get("independant")
+
+
+def test_new_method_refuses_bad_names_taken_names_and_existing_folders(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["new-method", "My_Method", "--directory", str(tmp_path)]) == 2
+    assert "kebab-case" in capsys.readouterr().err
+    assert main(["new-method", "l2", "--directory", str(tmp_path)]) == 2
+    assert "already registered" in capsys.readouterr().err
+    assert main(["new-method", "fresh-idea", "--directory", str(tmp_path)]) == 0
+    assert (tmp_path / "bench-fresh-idea" / "bench_fresh_idea" / "method.py").is_file()
+    assert "class FreshIdea(bench.Method)" in (
+        tmp_path / "bench-fresh-idea" / "bench_fresh_idea" / "method.py").read_text()
+    assert main(["new-method", "fresh-idea", "--directory", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err

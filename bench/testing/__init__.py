@@ -7,6 +7,8 @@ for method authors. In a plugin package's tests::
         check_method(MyMethod)          # raises AssertionError naming each failed check
 
 or with the fixture, without an import: ``def test_it(bench_conformance): bench_conformance(M)``.
+`train_tiny(MyMethod, {"weight": 0.0})` trains on the same scenario and yields each step, for
+tests of a method's own defining property.
 """
 
 from __future__ import annotations
@@ -16,9 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.testing.conformance import TINY_SCENARIO, Check, check_method, conformance_checks
+from bench.testing.conformance import (
+    TINY_SCENARIO,
+    Check,
+    check_method,
+    conformance_checks,
+    train_tiny,
+)
 
-__all__ = ["TINY_SCENARIO", "Check", "check_method", "conformance_checks"]
+__all__ = ["TINY_SCENARIO", "Check", "check_method", "conformance_checks", "train_tiny"]
 
 
 @pytest.fixture

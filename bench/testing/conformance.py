@@ -28,6 +28,8 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from bench.data import ImageDataset, TrainData
 from bench.method import Method
 from bench.models import Model
+from bench.plugins import load_plugins
+from bench.runner import TrainedStep, load_dataset, resolve_scenario, train_steps
 from bench.step import Step
 from bench.training import iterations
 
@@ -59,14 +61,14 @@ class _Run:
     tampering: list[str] = field(default_factory=list)
 
 
-def check_method(method: type[Method], params: Mapping[str, Any] | None = None, *,
+def check_method(method: type[Method], overrides: Mapping[str, Any] | None = None, *,
                  scenario: Path | str = TINY_SCENARIO, seed: int = 0) -> list[Check]:
     """Run the conformance suite; raise AssertionError listing every failed check.
 
-    `params` defaults to the method's `quick` preset; `scenario` is any scenario file (the
-    default is two 3-class steps on synthetic images).
+    The method runs with its `quick` preset plus `overrides`; `scenario` is any scenario file
+    (the default is two 3-class steps on synthetic images).
     """
-    checks = conformance_checks(method, params, scenario=scenario, seed=seed)
+    checks = conformance_checks(method, overrides, scenario=scenario, seed=seed)
     failed = [c for c in checks if not c.passed]
     if failed:
         lines = "\n".join(f"  {c.name}: {c.detail}" for c in failed)
@@ -75,19 +77,15 @@ def check_method(method: type[Method], params: Mapping[str, Any] | None = None, 
     return checks
 
 
-def conformance_checks(method: type[Method], params: Mapping[str, Any] | None = None, *,
+def conformance_checks(method: type[Method], overrides: Mapping[str, Any] | None = None, *,
                        scenario: Path | str = TINY_SCENARIO, seed: int = 0) -> list[Check]:
     """Every check's outcome (nothing raised), for reports and tests of the suite itself."""
-    from bench.plugins import load_plugins
-    from bench.runner import load_dataset, resolve_scenario
-
     plugins = load_plugins()
-    spec = resolve_scenario(str(scenario), plugins)
-    dataset = load_dataset(spec, plugins, None, download=False)
-    params = method.resolve_params("quick", {}) if params is None else dict(params)
+    dataset = load_dataset(resolve_scenario(str(scenario), plugins), plugins, None, False)
+    probe = TrainData(dataset.test_x[:PROBE_IMAGES], dataset.test_y[:PROBE_IMAGES])
     try:
-        first = _train(method, params, spec, dataset, seed)
-        second = _train(method, params, spec, dataset, seed)
+        first, second = (_record(train_tiny(method, overrides, scenario=scenario, seed=seed),
+                                 probe) for _ in range(2))
     except Exception as e:  # noqa: BLE001 - the failure is the report
         return [Check("trains", False, "".join(traceback.format_exception(e)))]
     return [
@@ -100,18 +98,31 @@ def conformance_checks(method: type[Method], params: Mapping[str, Any] | None = 
     ]
 
 
-def _train(method: type[Method], params: Mapping[str, Any], spec: Any, dataset: ImageDataset,
-           seed: int) -> _Run:
-    from bench.runner import train_steps
+def train_tiny(method: Method | type[Method], overrides: Mapping[str, Any] | None = None, *,
+               scenario: Path | str = TINY_SCENARIO, seed: int = 0) -> Iterator[TrainedStep]:
+    """Train `method` (a class, with `overrides` of its quick-preset parameters, or an
+    instance) on each step of `scenario` through the harness's own step builder, on the CPU.
 
+    Yields a `TrainedStep` (`.step` as the method saw it, `.model` frozen) as soon as each
+    step is trained, so a test can look between steps.
+    """
+    if isinstance(method, type):
+        method = method(method.resolve_params("quick", overrides or {}))
+    plugins = load_plugins()
+    spec = resolve_scenario(str(scenario), plugins)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    yield from train_steps(spec, dataset, method, seed, "quick", torch.device("cpu"))
+
+
+def _record(steps: Iterator[TrainedStep], probe: TrainData) -> _Run:
+    """Consume a training run, counting optimiser steps per step, embedding `probe` with each
+    model, and checking at every step that the earlier models are as they were frozen."""
     run = _Run()
     counter = [0]
     hook = register_optimizer_step_post_hook(lambda *_: counter.__setitem__(0, counter[0] + 1))
-    probe = TrainData(dataset.test_x[:PROBE_IMAGES], dataset.test_y[:PROBE_IMAGES])
     snapshots: list[tuple[Model, dict[str, torch.Tensor]]] = []
     try:
-        for done in train_steps(spec, dataset, method(params), seed, "quick",
-                                torch.device("cpu")):
+        for done in steps:
             for t, (model, state) in enumerate(snapshots, start=1):
                 run.tampering += _tampering(model, state, f"step {done.step.index}", t)
             snapshots.append((done.model, {k: v.clone()
