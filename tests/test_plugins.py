@@ -116,9 +116,10 @@ def test_every_broken_plugin_case_is_reported_and_the_cli_keeps_working(
     install_fake_distribution(
         tmp_path, monkeypatch,
         {"good_plugin": GOOD, "defaults_plugin": BAD_DEFAULTS, "misspelt_plugin": MISSPELT,
-         "unmarked_plugin": UNMARKED},
+         "unmarked_plugin": UNMARKED, "invalid_plugin": INVALID,
+         "broken_plugin": "import nope_missing\n"},
         "good = good_plugin\ndefaults = defaults_plugin\nmisspelt = misspelt_plugin\n"
-        "unmarked = unmarked_plugin\n",
+        "unmarked = unmarked_plugin\ninvalid = invalid_plugin\nbroken = broken_plugin\n",
     )
     plugins = load_plugins()
     errors = {p.name: " ".join(p.errors) for p in plugins.info.values()}
@@ -131,7 +132,9 @@ def test_every_broken_plugin_case_is_reported_and_the_cli_keeps_working(
     assert main(["list", "methods"]) == 0
     out, err = capsys.readouterr()
     assert "good-method" in out and "l2" in out
-    assert "fake-methods" in err and "unknown hook" in err  # reported with the distribution
+    for problem in ("unknown hook", "nope_missing", "already registered", "kebab-case"):
+        assert problem in err  # each reported, with the distribution
+    assert "fake-methods" in err
     assert main(["plugins"]) == 0
     out, _ = capsys.readouterr()
     assert "good  (fake-methods 0.3)" in out and "ERROR" in out
