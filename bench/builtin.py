@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pluggy
 
-from bench.data.fashion_mnist import load_fashion_mnist
+from bench.data.cifar import load_cifar10, load_cifar100
+from bench.data.fashion_mnist import load_fashion_mnist, load_mnist
+from bench.data.folder import load_image_folder
 from bench.data.synthetic import load_synthetic
 from bench.scenarios import CATALOG_DIR
 
@@ -17,6 +19,10 @@ hookimpl = pluggy.HookimplMarker("bench")
 @hookimpl
 def bench_register_datasets(register: Callable) -> None:
     register("fashion-mnist", load_fashion_mnist)
+    register("mnist", load_mnist)
+    register("cifar10", load_cifar10)
+    register("cifar100", load_cifar100)
+    register("imagefolder", load_image_folder)
     register("synthetic", load_synthetic)
 
 

@@ -12,9 +12,10 @@ from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.results import RunResult, load_result
-from bench.runner import RunConfig, run
+from bench.runner import RunConfig, resolve_scenario, run
 from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec, scenario_from_dict
+from bench.scenarios.describe import describe_scenario
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -52,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered methods, scenarios or datasets")
     p.add_argument("what", choices=["methods", "scenarios", "datasets"])
 
-    p = sub.add_parser("show", help="show saved results again: table, matrices, figure")
-    p.add_argument("what", choices=["results"])
-    p.add_argument("directory", help="a scenario folder of results, e.g. results/multistep")
+    p = sub.add_parser("show", help="a scenario's steps and budgets, or saved results again")
+    p.add_argument("what", choices=["scenario", "results"])
+    p.add_argument("target", help="scenario: a registered name or .toml file; results: a "
+                                  "scenario folder of results, e.g. results/multistep")
 
     sub.add_parser("plugins", help="list plugins, what they register, and load errors")
 
@@ -76,7 +78,10 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
-    directory = Path(args.directory)
+    if args.what == "scenario":
+        print(describe_scenario(resolve_scenario(args.target, plugins)))
+        return 0
+    directory = Path(args.target)
     paths = sorted(directory.glob("*/seed-*.json"))
     if not paths:
         raise BenchError(f"{directory}: no result files (METHOD/seed-N.json) here; pass a "

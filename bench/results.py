@@ -22,15 +22,16 @@ from bench.metrics import (
 )
 from bench.versions import distribution_version
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: before backfilling curves
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: before backfilling curves; 2: before growing gallery
 
 
 @dataclass
 class RunResult:
     """Everything one unit produced; `matrices[metric][i][j]` is None where undefined.
 
-    `backfilling` holds, per upgrade, the backfilling curves of each order policy.
+    `backfilling` holds, per upgrade, the backfilling curves of each order policy;
+    `growing_gallery`, per step, the scores of the growing-gallery protocol (else empty).
     """
 
     scenario: str
@@ -47,6 +48,7 @@ class RunResult:
     matrices: dict[str, list[list[float | None]]] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
     backfilling: list[dict[str, Any]] = field(default_factory=list)
+    growing_gallery: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     unit_key: str = ""

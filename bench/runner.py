@@ -7,7 +7,7 @@ import json
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ from bench.data import ImageDataset, TrainData
 from bench.data.augment import Normalizer
 from bench.errors import BenchError
 from bench.evaluation import compatibility_cells, extract_features, matrices
+from bench.evaluation.growing import arrivals, growing_gallery_scores
 from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
+from bench.memory import select_exemplars
 from bench.method import Method
 from bench.metrics import POLICIES
 from bench.models import Model, freeze
@@ -50,6 +52,7 @@ class RunConfig:
     download: bool = True
     device: str = "auto"
     rerun: bool = False
+    dataset: str | None = None
 
 
 def resolve_scenario(name_or_path: str, plugins: Plugins) -> ScenarioSpec:
@@ -73,6 +76,35 @@ def load_dataset(spec: ScenarioSpec, plugins: Plugins, root: Path | None,
     return loader(root, download, **spec.dataset_options)
 
 
+def load_evaluation_dataset(spec: ScenarioSpec, plugins: Plugins, root: Path | None,
+                            download: bool, dataset: ImageDataset) -> ImageDataset | None:
+    """The dataset a `transfer` scenario retrieves on (None for the other protocols, and for
+    a transfer to the training dataset's unseen classes); its images must have the training
+    dataset's shape."""
+    if spec.protocol != "transfer":
+        return None
+    if not spec.evaluation_dataset:
+        if spec.capacity >= dataset.num_classes:
+            raise BenchError(f"{spec.source}: protocol \"transfer\" without evaluation_dataset "
+                             f"retrieves on the classes no step trains on, but the steps use "
+                             f"all {dataset.num_classes} classes of {spec.dataset!r}; add fewer "
+                             f"classes or name an evaluation_dataset")
+        return None
+    loader = plugins.datasets.get(spec.evaluation_dataset)
+    evaluation = loader(root, download, **spec.evaluation_dataset_options)
+    if evaluation.image_shape != dataset.image_shape:
+        raise BenchError(f"{spec.source}: evaluation_dataset {spec.evaluation_dataset!r} has "
+                         f"images of shape {evaluation.image_shape}, the training dataset "
+                         f"{spec.dataset!r} {dataset.image_shape}; transfer needs the same shape")
+    return evaluation
+
+
+def swap_dataset(spec: ScenarioSpec, dataset: str) -> ScenarioSpec:
+    """`--dataset`: the same scenario on another dataset, under its own name (so its results
+    do not replace the original's); options that belong to the old dataset are dropped."""
+    return replace(spec, dataset=dataset, name=f"{spec.name}-on-{dataset}", dataset_options={})
+
+
 def unit_key(spec: ScenarioSpec, method: type[Method], params: Mapping[str, Any], seed: int,
              preset: str) -> str:
     """Hash of everything that determines a unit's result."""
@@ -91,6 +123,8 @@ def run(config: RunConfig, plugins: Plugins | None = None,
     """
     plugins = plugins or load_plugins()
     spec = resolve_scenario(config.scenario, plugins)
+    if config.dataset and config.dataset != spec.dataset:
+        spec = swap_dataset(spec, config.dataset)
     names = list(config.methods) or plugins.methods.names()
     classes = {name: plugins.methods.get(name) for name in names}
     for name in config.overrides:
@@ -102,6 +136,10 @@ def run(config: RunConfig, plugins: Plugins | None = None,
     spec.budget(config.preset)  # fail on an unknown preset before loading anything
     device = resolve_device(config.device)
     dataset = load_dataset(spec, plugins, config.data_root, config.download)
+    evaluation = load_evaluation_dataset(spec, plugins, config.data_root, config.download,
+                                         dataset)
+    for seed in config.seeds:  # the whole scenario is valid on this dataset before training
+        plan_classes(spec, dataset.num_classes, seed)
     results = []
     for seed in config.seeds:
         for name, cls in classes.items():
@@ -115,7 +153,7 @@ def run(config: RunConfig, plugins: Plugins | None = None,
                     continue
             log(f"[{spec.name}] {name} seed {seed}: training {spec.num_steps} steps on {device}")
             result = run_unit(spec, dataset, cls, params[name], seed, config.preset, device,
-                              plugins.distribution_of_method(name), log)
+                              plugins.distribution_of_method(name), log, evaluation)
             result.unit_key = key
             result.overrides = dict(config.overrides.get(name, {}))
             result.save(path)
@@ -125,14 +163,17 @@ def run(config: RunConfig, plugins: Plugins | None = None,
 
 def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method],
              params: Mapping[str, Any], seed: int, preset: str, device: torch.device,
-             plugin_dist: str | None = None, log: Any = print) -> RunResult:
-    """Train and evaluate one (method, seed) unit; failures become a failed RunResult."""
+             plugin_dist: str | None = None, log: Any = print,
+             evaluation: ImageDataset | None = None) -> RunResult:
+    """Train and evaluate one (method, seed) unit; failures become a failed RunResult.
+    `evaluation` is the dataset a `transfer` scenario retrieves on."""
     result = RunResult(scenario=spec.name, method=method_cls.name, seed=seed, preset=preset,
                        status="ok", method_version=method_cls.version, params=dict(params),
                        scenario_spec=spec.to_dict(),
                        provenance=provenance(str(device), plugin_dist))
     try:
-        _train_and_evaluate(spec, dataset, method_cls(params), seed, preset, device, result, log)
+        _train_and_evaluate(spec, dataset, method_cls(params), seed, preset, device, result, log,
+                            evaluation)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # noqa: BLE001 - one failing method must not stop the others
@@ -164,6 +205,7 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
     normalize = Normalizer(dataset.mean, dataset.std)
     budget = spec.budget(preset)
     previous: list[Model] = []
+    memory: TrainData | None = None
     for t, step_spec in enumerate(spec.steps, start=1):
         seen, new = plan.seen[t - 1], plan.new[t - 1]
         data = step_data(train_all, step_spec.data, seen, new, step_spec.fraction, seed, t)
@@ -174,7 +216,7 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
                     previous=tuple(previous), device=device,
                     generator=torch.Generator().manual_seed(step_seed),
                     in_channels=dataset.image_shape[0], normalize=normalize,
-                    method_name=method.name)
+                    method_name=method.name, memory=memory)
         start = time.perf_counter()
         model = method.train(step)
         train_time = time.perf_counter() - start
@@ -182,23 +224,57 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
             raise BenchError(f"{method.name}.train returned {type(model).__name__}, "
                              f"not a bench.Model")
         previous.append(freeze(model))
+        if step_spec.memory_per_class:
+            memory = remember(memory, step, model, seed)
         yield TrainedStep(step, model, train_time)
 
 
+def remember(memory: TrainData | None, step: Step, model: Model, seed: int) -> TrainData:
+    """The replay memory after `step`: the earlier exemplars plus `memory_per_class` of each
+    class that arrived at this step, chosen from its data (herding uses `model`)."""
+    spec = step.spec
+    features = step.embed(model, step.train).cpu() if spec.memory_selection == "herding" else None
+    generator = torch.Generator().manual_seed(seed * 7919 + step.index)
+    added = select_exemplars(step.train, step.new_classes, spec.memory_per_class,
+                             spec.memory_selection, generator, features)
+    return added if memory is None else memory.concat(added)
+
+
 def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed: int,
-                        preset: str, device: torch.device, result: RunResult, log: Any) -> None:
+                        preset: str, device: torch.device, result: RunResult, log: Any,
+                        evaluation: ImageDataset | None) -> None:
     plan = plan_classes(spec, dataset.num_classes, seed)
     result.class_order = list(plan.order)
-    eval_set = select_classes(dataset.test_x, dataset.test_y, plan, dataset.num_classes)
+    if spec.protocol == "transfer" and evaluation is not None:
+        eval_set = TrainData(evaluation.test_x, evaluation.test_y)
+    elif spec.protocol == "transfer":  # the training dataset's classes that no step trains on
+        unseen = torch.isin(dataset.test_y, torch.tensor(plan.order), invert=True)
+        eval_set = TrainData(dataset.test_x[unseen], dataset.test_y[unseen])
+    else:
+        eval_set = select_classes(dataset.test_x, dataset.test_y, plan, dataset.num_classes)
+    growing = spec.protocol == "growing-gallery"
+    if growing:
+        train_all = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
+        arriving = arrivals(train_all, plan.new, spec.gallery_per_class, seed)
+        stored: list[np.ndarray] = []
+    labels = eval_set.y.numpy()
     features: list[np.ndarray] = []
     for done in train_steps(spec, dataset, method, seed, preset, device, plan):
         step = done.step
         start = time.perf_counter()
         features.append(extract_features(done.model, eval_set.x, step.normalize, device))
+        if growing:
+            gallery = TrainData.merge(arriving[:step.index])
+            reindexed = extract_features(done.model, gallery.x, step.normalize, device)
+            stored.append(reindexed[len(gallery) - len(arriving[step.index - 1]):])
+            result.growing_gallery.append({"step": step.index, **growing_gallery_scores(
+                features[-1], labels, len(step.seen_classes), stored, reindexed,
+                gallery.y.numpy())})
         embed_time = time.perf_counter() - start
         result.steps.append({
             "step": step.index, "new_classes": [plan.order[c] for c in step.new_classes],
             "seen_classes": len(step.seen_classes), "train_samples": len(step.train),
+            "memory_samples": len(step.memory) if step.memory is not None else 0,
             "feature_dim": int(features[-1].shape[1]),
             "train_time_s": round(done.train_time_s, 3), "embed_time_s": round(embed_time, 3),
             "logs": step.logs,
@@ -206,13 +282,17 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
         log(f"  step {step.index}/{spec.num_steps}: {len(step.train)} images, "
             f"{len(step.seen_classes)} classes, trained in {done.train_time_s:.1f}s")
     start = time.perf_counter()
-    labels = eval_set.y.numpy()
     C = matrices(compatibility_cells(features, labels), spec.num_steps)
     pairwise = pairwise_matrices(features, labels, seed)
     result.backfilling = backfilling_curves(features, labels, seed,
                                             {**POLICIES, **method.backfill_policies})
     result.matrices = {metric: to_nested(m) for metric, m in {**C, **pairwise}.items()}
     result.metrics = derived_metrics(C) | upgrade_metrics(pairwise, result.backfilling)
+    if growing:
+        for key in ("top1", "reindexed_top1"):
+            result.metrics[f"growing_{key}"] = float(np.mean(
+                [s[key] for s in result.growing_gallery]))
+    result.metrics["eval_images"] = len(eval_set)
     result.metrics["eval_time_s"] = round(time.perf_counter() - start, 3)
 
 

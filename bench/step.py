@@ -12,7 +12,15 @@ from torch import nn
 from bench import training
 from bench.data.augment import Normalizer
 from bench.data.loader import Batch, TrainData, iterate_batches
-from bench.models import BASE_LOSSES, EmbeddingModel, Model, Output, build_backbone
+from bench.models import (
+    BASE_LOSSES,
+    COSINE_LOSSES,
+    CosineClassifier,
+    EmbeddingModel,
+    Model,
+    Output,
+    build_backbone,
+)
 from bench.scenarios import Budget, StepSpec
 
 
@@ -57,16 +65,18 @@ class Step:
 
     def new_model(self, *, embedding_dim: int | None = None, num_classes: int | None = None,
                   classifier: nn.Module | None = None) -> EmbeddingModel:
-        """This step's backbone + embedding head, with a linear classifier over the seen classes.
+        """This step's backbone + embedding head, with a classifier over the seen classes: linear,
+        or cosine when the step's loss is a cosine loss (normface, cosface, arcface).
 
         `embedding_dim` overrides the scenario's dimension (say so in your method's docstring);
-        `num_classes=0` builds no classifier; `classifier` replaces the linear one.
+        `num_classes=0` builds no classifier; `classifier` replaces the default one.
         """
         dim = embedding_dim or self.spec.embedding_dim
         backbone, backbone_dim = build_backbone(self.spec.architecture, self.in_channels)
         if classifier is None:
             n = len(self.seen_classes) if num_classes is None else num_classes
-            classifier = nn.Linear(dim, n) if n > 0 else None
+            head = CosineClassifier if self.spec.loss in COSINE_LOSSES else nn.Linear
+            classifier = head(dim, n) if n > 0 else None
         model = EmbeddingModel(backbone, backbone_dim, dim, classifier)
         return model.to(self.device, memory_format=torch.channels_last)
 

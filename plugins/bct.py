@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import bench
-from bench.models import class_means, match_dim
+from bench.models import COSINE_LOSSES, CosineClassifier, class_means, match_dim
+from bench.models.losses import COSINE_SCALE
 
 
 class BCT(bench.Method):
@@ -25,6 +26,11 @@ class BCT(bench.Method):
     Feature-dimension changes: the first d_old dimensions of φ_new feed the old classifier,
     zero-padded when φ_new is smaller (openBCT's `old_d` truncation).
 
+    Loss changes (the paper's §4.3 softmax → cosine-margin upgrades): the new classifier is
+    the one the step's base loss needs (bias-free linear for softmax, cosine for normface,
+    cosface and arcface), and L_old is the old model's loss without margin: CE(w_oldᵀ φ) for a
+    linear old classifier, CE(s · cos(w_old, φ)) for a cosine one (s as in the base losses).
+
     Deviations: the classifiers have no bias (the paper's w_oldᵀ φ has none). Defaults are the
     paper's (λ = 1); the training budget is the scenario's, as for every method.
     """
@@ -37,15 +43,24 @@ class BCT(bench.Method):
 
     def train(self, step: bench.Step) -> bench.Model:
         dim = step.spec.embedding_dim
-        model = step.new_model(classifier=nn.Linear(dim, len(step.seen_classes), bias=False))
+        cosine_loss = step.spec.loss in COSINE_LOSSES
+        model = step.new_model(classifier=None if cosine_loss else
+                               nn.Linear(dim, len(step.seen_classes), bias=False))
         if not step.previous:
             return step.fit(model, lambda b: step.base_loss(model(b.x), b.y))
-        old_weights = self.influence_weights(step, step.previous[-1])
+        old = step.previous[-1]
+        old_weights = self.influence_weights(step, old)
+        old_is_cosine = isinstance(old.classifier, CosineClassifier)
         weight = self.params["weight"]
 
         def loss_fn(batch: bench.Batch) -> torch.Tensor:
             out = model(batch.x)
-            old_logits = F.linear(match_dim(out.features, old_weights.shape[1]), old_weights)
+            features = match_dim(out.features, old_weights.shape[1])
+            if old_is_cosine:
+                old_logits = COSINE_SCALE * F.linear(F.normalize(features, dim=1),
+                                                     F.normalize(old_weights, dim=1))
+            else:
+                old_logits = F.linear(features, old_weights)
             influence = F.cross_entropy(old_logits, batch.y)
             return step.base_loss(out, batch.y) + weight * influence
 

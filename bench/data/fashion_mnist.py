@@ -1,4 +1,4 @@
-"""Fashion-MNIST (and MNIST) from IDX files: a local folder, Debian's package, or a download."""
+"""Fashion-MNIST and MNIST from IDX files: a local folder, Debian's package, or a download."""
 
 from __future__ import annotations
 
@@ -104,3 +104,10 @@ def load_fashion_mnist(root: Path | None = None, download: bool = True) -> Image
     return load_idx_dataset("fashion-mnist", FASHION_CLASSES, root,
                             ("fashion-mnist", "FashionMNIST/raw"), DEBIAN_DIR,
                             "FashionMNIST", download)
+
+
+def load_mnist(root: Path | None = None, download: bool = True) -> ImageDataset:
+    """MNIST from `root` or $BENCH_DATA (the IDX files, or torchvision's MNIST/raw), or a
+    download through torchvision when the network allows."""
+    return load_idx_dataset("mnist", tuple(str(d) for d in range(10)), root,
+                            ("mnist", "MNIST/raw"), None, "MNIST", download)

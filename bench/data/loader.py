@@ -40,6 +40,11 @@ class TrainData:
     def concat(self, other: TrainData) -> TrainData:
         return TrainData(torch.cat([self.x, other.x]), torch.cat([self.y, other.y]))
 
+    @staticmethod
+    def merge(parts: list[TrainData]) -> TrainData:
+        """The parts one after the other."""
+        return TrainData(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
+
 
 def iterate_batches(
     data: TrainData,

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ScenarioError
+from bench.models import BACKBONES, BASE_LOSSES
 from bench.scenarios.spec import (
     CLASS_ORDERS,
     DATA_MODES,
+    MEMORY_SELECTIONS,
     OPTIMIZERS,
     PROTOCOLS,
     SCHEDULES,
@@ -20,9 +22,11 @@ from bench.scenarios.spec import (
 )
 
 _TOP_KEYS = {"name", "description", "family", "dataset", "dataset_options", "class_order",
-             "protocol", "step_defaults", "steps", "presets"}
+             "protocol", "step_defaults", "steps", "presets", "evaluation_dataset",
+             "evaluation_dataset_options", "gallery_per_class"}
 _CHOICES = {"data": DATA_MODES, "protocol": PROTOCOLS, "optimizer": OPTIMIZERS,
-            "schedule": SCHEDULES}
+            "schedule": SCHEDULES, "loss": tuple(BASE_LOSSES.names()),
+            "architecture": tuple(BACKBONES.names()), "memory_selection": MEMORY_SELECTIONS}
 
 
 def load_scenario_file(path: str | Path) -> ScenarioSpec:
@@ -65,6 +69,12 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
             raise fail(f"{where}.fraction", f"must be in (0, 1], got {s.fraction}")
         if s.embedding_dim < 1:
             raise fail(f"{where}.embedding_dim", f"must be positive, got {s.embedding_dim}")
+        if s.memory_per_class < 0:
+            raise fail(f"{where}.memory_per_class", f"must be ≥ 0, got {s.memory_per_class}")
+        if s.data == "new-only" and s.new_classes == 0 and (i == 1 or not s.memory_per_class):
+            raise fail(where, "trains on nothing: data = \"new-only\" with no new classes and "
+                              "no replay memory; add new_classes, set memory_per_class, or use "
+                              "data = \"cumulative\"")
     presets = {}
     if not isinstance(raw["presets"], dict) or not raw["presets"]:
         raise fail("presets", "must define at least one [presets.NAME] table, e.g. quick")
@@ -92,11 +102,20 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
     protocol = raw.get("protocol", "leave-one-out")
     if protocol not in PROTOCOLS:
         raise fail("protocol", f"must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    evaluation = raw.get("evaluation_dataset", "")
+    if evaluation and protocol != "transfer":
+        raise fail("evaluation_dataset", "is used only by protocol \"transfer\" (set "
+                                         "protocol = \"transfer\" or remove it)")
+    gallery = raw.get("gallery_per_class", 0)
+    if not isinstance(gallery, int) or gallery < 0:
+        raise fail("gallery_per_class", f"must be an integer ≥ 0 (0: all), got {gallery!r}")
     return ScenarioSpec(
         name=str(raw["name"]), description=str(raw["description"]), dataset=str(raw["dataset"]),
         steps=tuple(steps), presets=presets, family=str(raw.get("family", "custom")),
         class_order=order, protocol=protocol, dataset_options=dict(raw.get("dataset_options", {})),
-        source=source,
+        evaluation_dataset=str(evaluation),
+        evaluation_dataset_options=dict(raw.get("evaluation_dataset_options", {})),
+        gallery_per_class=gallery, source=source,
     )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from bench.errors import ScenarioError
 
 DATA_MODES = ("cumulative", "new-only")
-PROTOCOLS = ("leave-one-out",)
+PROTOCOLS = ("leave-one-out", "growing-gallery", "transfer")
+MEMORY_SELECTIONS = ("random", "herding")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
 CLASS_ORDERS = ("seeded", "natural")
@@ -43,6 +44,8 @@ class StepSpec:
     architecture: str = "small-cnn"
     loss: str = "softmax"
     embedding_dim: int = 64
+    memory_per_class: int = 0
+    memory_selection: str = "random"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class ScenarioSpec:
     class_order: str | tuple[int, ...] = "seeded"
     protocol: str = "leave-one-out"
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    evaluation_dataset: str = ""
+    evaluation_dataset_options: dict[str, Any] = field(default_factory=dict)
+    gallery_per_class: int = 0
     source: str = "<built-in>"
 
     @property

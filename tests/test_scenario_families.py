@@ -1,0 +1,126 @@
+"""Every scenario family of the catalog, end to end on the real Fashion-MNIST: each with a few
+percent of the training images and one epoch, so each runs in seconds, and each checked for
+what makes the family what it is."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from bench.models import CosineClassifier
+from bench.runner import load_evaluation_dataset, run_unit, train_steps
+from bench.scenarios import Budget
+
+FRACTION = 0.04  # of each class's 6000 training images
+TEST_PER_CLASS = 200  # of each class's 1000 test images
+
+
+@pytest.fixture(scope="module")
+def fashion(fashion_mnist):
+    """Fashion-MNIST with a seeded fifth of its test split, so evaluation takes seconds."""
+    keep = torch.cat([torch.nonzero(fashion_mnist.test_y == c).squeeze(1)[:TEST_PER_CLASS]
+                      for c in range(10)])
+    return dataclasses.replace(fashion_mnist, test_x=fashion_mnist.test_x[keep],
+                               test_y=fashion_mnist.test_y[keep])
+
+
+def shrink(spec):
+    steps = tuple(dataclasses.replace(s, fraction=FRACTION) for s in spec.steps)
+    quick = Budget(epochs=1, batch_size=64, lr=0.05, warmup_epochs=0.2)
+    return dataclasses.replace(spec, steps=steps, presets={"quick": quick})
+
+
+@pytest.fixture(scope="module")
+def family(plugins, fashion):
+    """name → {method: RunResult} for the shrunk catalog scenario, trained once per module."""
+    cache = {}
+
+    def results(name, methods=("independent", "l2")):
+        if name not in cache:
+            spec = shrink(plugins.scenarios.get(name))
+            evaluation = load_evaluation_dataset(spec, plugins, None, False, fashion)
+            cache[name] = {}
+            for method in methods:
+                cls = plugins.methods.get(method)
+                result = run_unit(spec, fashion, cls, cls.resolve_params("quick", {}), 0,
+                                  "quick", torch.device("cpu"), log=lambda _: None,
+                                  evaluation=evaluation)
+                assert result.status == "ok", result.error
+                cache[name][method] = result
+        return cache[name]
+
+    return results
+
+
+def cross_top1(result):
+    return result.matrix("top1")[-1, 0]
+
+
+@pytest.mark.parametrize("name", ["new-arch", "new-loss", "new-dim"])
+def test_two_model_families_train_and_l2_is_more_compatible_than_independent(name, family):
+    runs = family(name)
+    assert cross_top1(runs["l2"]) > cross_top1(runs["independent"]) + 0.05, {
+        m: cross_top1(r) for m, r in runs.items()}
+
+
+def trained_models(plugins, fashion_mnist, scenario, method):
+    spec = shrink(plugins.scenarios.get(scenario))
+    method = plugins.methods.get(method)()
+    return list(train_steps(spec, fashion_mnist, method, 0, "quick", torch.device("cpu")))
+
+
+def test_new_arch_upgrades_the_backbone(plugins, fashion_mnist):
+    old, new = trained_models(plugins, fashion_mnist, "new-arch", "independent")
+    assert any(type(m).__name__ == "BasicBlock" for m in new.model.backbone.modules())
+    assert not any(type(m).__name__ == "BasicBlock" for m in old.model.backbone.modules())
+    assert sum(p.numel() for p in new.model.backbone.parameters()) > 3 * sum(
+        p.numel() for p in old.model.backbone.parameters())
+
+
+def test_new_loss_trains_the_new_model_with_a_cosine_classifier(plugins, fashion_mnist):
+    old, new = trained_models(plugins, fashion_mnist, "new-loss", "bct")
+    assert (old.step.spec.loss, new.step.spec.loss) == ("softmax", "arcface")
+    assert isinstance(new.model.classifier, CosineClassifier)
+    assert not isinstance(old.model.classifier, CosineClassifier)
+
+
+def test_new_dim_changes_the_feature_dimension(family):
+    for result in family("new-dim").values():
+        assert [s["feature_dim"] for s in result.steps] == [64, 128]
+
+
+def test_replay_trains_on_new_classes_plus_a_fixed_memory(family):
+    result = family("multistep-replay")["independent"]
+    per_class = round(6000 * FRACTION)
+    for t, step in enumerate(result.steps, start=1):
+        assert step["train_samples"] == 2 * per_class  # the new classes only
+        assert step["memory_samples"] == 20 * 2 * (t - 1)
+    replay = family("multistep-replay")
+    assert replay["l2"].metrics["AM"] > replay["independent"].metrics["AM"] - 0.05
+
+
+def stale_gallery_cost(result):
+    """Mean top-1 lost by searching the stored gallery instead of a re-encoded one, after
+    the first step."""
+    return float(np.mean([s["reindexed_top1"] - s["top1"] for s in result.growing_gallery[1:]]))
+
+
+def test_growing_gallery_grows_and_compatibility_pays_off(family):
+    runs = family("growing-gallery")
+    for result in runs.values():
+        sizes = [s["gallery_size"] for s in result.growing_gallery]
+        assert sizes == [500 * 2 * t for t in range(1, 6)]
+        first = result.growing_gallery[0]
+        assert first["top1"] == pytest.approx(first["reindexed_top1"])  # one model so far
+    costs = {name: stale_gallery_cost(result) for name, result in runs.items()}
+    assert costs["independent"] > 0.1 and costs["l2"] < costs["independent"], costs
+
+
+def test_transfer_retrieves_only_on_classes_no_model_saw(family):
+    result = family("transfer")["independent"]
+    unseen = set(range(10)) - set(result.class_order)
+    assert len(unseen) == 4
+    assert result.metrics["eval_images"] == 4 * TEST_PER_CLASS
+    assert result.steps[0]["seen_classes"] == 3
+    assert 0.25 < result.matrix("top1")[0, 0] < 1.0  # above chance (0.25) on unseen classes
