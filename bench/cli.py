@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", action="append", type=int, default=[], help="repeatable; default 0")
     p.add_argument("--seeds", type=int, help="run seeds 0..N-1")
     p.add_argument("--preset", default="quick", help="budget preset: quick (default) or paper")
+    p.add_argument("--dataset", help="run the scenario on another registered dataset (results "
+                                     "go under SCENARIO-on-DATASET)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="METHOD.KEY=VALUE", help="override a method hyper-parameter")
     p.add_argument("--out", type=Path, default=Path("results"), help="results directory")
@@ -72,7 +74,8 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
     config = RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
                        preset=args.preset, overrides=parse_overrides(args.overrides),
                        out_dir=args.out, data_root=args.data_root,
-                       download=not args.no_download, device=args.device)
+                       download=not args.no_download, device=args.device,
+                       dataset=args.dataset)
     spec, results = run(config, plugins, log=lambda msg: print(msg, file=sys.stderr))
     return report(spec, results, args.out / spec.name, f"preset {args.preset}")
 
