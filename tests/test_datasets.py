@@ -131,3 +131,14 @@ def test_image_folder_errors_name_the_option(tmp_path, plugins):
         loader(tmp_path, False)
     with pytest.raises(DataNotFoundError, match="is not a folder"):
         loader(tmp_path, False, path="missing")
+
+
+def test_dataset_swap_checks_the_classes_before_training(tmp_path, capsys):
+    from tests.conftest import TINY
+
+    write_cifar(tmp_path, "cifar10", per_class=8, num_classes=4)
+    code = main(["run", "--scenario", str(TINY), "--dataset", "cifar10", "--data-root",
+                 str(tmp_path), "--no-download", "--out", str(tmp_path / "results")])
+    err = capsys.readouterr().err
+    assert code == 2 and "the steps add 6 classes but dataset 'cifar10' has only 4" in err
+    assert "training" not in err and not (tmp_path / "results").exists()
