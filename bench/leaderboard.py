@@ -22,6 +22,8 @@ COLUMNS = {
                  ("update_gain", "update gain"), ("cross_mAP", "new/old mAP")] + UPGRADE_COLUMNS,
 }
 
+GROWING_COLUMNS = [("growing_top1", "growing top-1"), ("reindexed_top1", "re-encoded top-1")]
+
 
 def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
     """One row per ok result with its metrics, plus the update gain for two-step scenarios
@@ -87,6 +89,8 @@ def _cell(row: pd.Series, column: str) -> str:
 def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github") -> str:
     """The ranked table as text (GitHub Markdown by default)."""
     columns = COLUMNS["multistep" if spec.num_steps > 2 else "two-step"]
+    if spec.protocol == "growing-gallery":
+        columns = GROWING_COLUMNS + columns
     headers = ["rank", "method"] + [label for _, label in columns] + ["seeds", "train s", "status"]
     body = []
     for _, row in table.iterrows():

@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
     import torch
 
     return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "compat_bench": distribution_version("compat-bench"),
         "git_commit": _git_commit(),
         "torch": torch.__version__,
@@ -130,10 +132,20 @@ def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
     }
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """The output of a git command run in compat-bench's source folder, None outside a clone."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+        out = subprocess.run(["git", *args], capture_output=True, text=True,
                              cwd=Path(__file__).parent, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _git_commit() -> str | None:
+    """HEAD's hash, with "+dirty" when the source files differ from it."""
+    commit = _git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "bench", "plugins")
+    return commit + ("+dirty" if dirty else "")
