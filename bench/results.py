@@ -147,5 +147,6 @@ def _git_commit() -> str | None:
     commit = _git("rev-parse", "HEAD")
     if not commit:
         return None
-    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "bench", "plugins")
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)bench",
+                 ":(top)plugins")
     return commit + ("+dirty" if dirty else "")
