@@ -11,11 +11,13 @@ from bench.errors import BenchError
 from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
+from bench.publish import collect_boards, publish
 from bench.results import RunResult, load_result
 from bench.runner import RunConfig, resolve_scenario, run
 from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec, scenario_from_dict
 from bench.scenarios.describe import describe_scenario
+from bench.verify import verify
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -61,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
                                   "scenario folder of results, e.g. results/multistep")
 
     sub.add_parser("plugins", help="list plugins, what they register, and load errors")
+
+    p = sub.add_parser("leaderboard", help="rank saved results; --publish writes the boards")
+    p.add_argument("paths", nargs="*", type=Path, default=[Path("results")],
+                   help="result files or folders of them (default: results/)")
+    p.add_argument("--publish", type=Path, metavar="DIR",
+                   help="write Markdown, CSV, JSON, figures, an index and index.html here")
+
+    p = sub.add_parser("verify", help="re-run the unit of a result file and compare metrics")
+    p.add_argument("result", type=Path, help="a result file, e.g. results/new-data/l2/seed-0.json")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="largest accepted absolute difference of a metric (default 1e-4)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--data-root", type=Path, help="folder with the dataset files")
 
     p = sub.add_parser("new-method", help="write a method plugin package to start from")
     p.add_argument("name", help="the method's kebab-case name, e.g. my-method")
@@ -146,6 +161,32 @@ def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
+    boards = collect_boards(args.paths)
+    for board in boards:
+        print(f"\n## {board.spec.name} on {board.spec.dataset}\n")
+        print(render_ranking(board.spec, board.table))
+    if args.publish:
+        written = publish(boards, args.publish)
+        print(f"\nPublished {len(boards)} boards ({len(written)} files) to {args.publish}/; "
+              f"open {args.publish / 'index.html'}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, plugins: Plugins) -> int:
+    report = verify(args.result, plugins, args.tolerance, args.device, args.data_root,
+                    log=lambda msg: print(msg, file=sys.stderr))
+    if report.rerun.status != "ok":
+        print(f"the re-run failed:\n{report.rerun.error}", file=sys.stderr)
+        return 1
+    for key, before, after in report.mismatches:
+        print(f"DIFFERS {key}: recorded {before}, now {after}")
+    verdict = "MATCHES" if report.ok else f"DIFFERS in {len(report.mismatches)}"
+    print(f"{args.result}: {verdict} of {report.compared} values (tolerance "
+          f"{args.tolerance:g}, largest difference {report.largest_difference:.3g})")
+    return 0 if report.ok else 1
+
+
 def cmd_new_method(args: argparse.Namespace, plugins: Plugins) -> int:
     if args.name in plugins.methods:
         raise BenchError(f"bench new-method: a method named {args.name!r} is already "
@@ -164,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in plugins.errors:
             print(f"warning: {error}", file=sys.stderr)
         command = {"run": cmd_run, "list": cmd_list, "show": cmd_show,
-                   "plugins": cmd_plugins, "new-method": cmd_new_method}[args.command]
+                   "plugins": cmd_plugins, "new-method": cmd_new_method,
+                   "leaderboard": cmd_leaderboard, "verify": cmd_verify}[args.command]
         return command(args, plugins)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -44,18 +44,23 @@ def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
 def rank(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
     """Mean and std over seeds per method, sorted by the scenario's ranking metrics.
 
-    Methods with failed units keep a row (status "failed (k/n)"); equal keys share a rank.
+    Methods with failed units keep a row (status "failed (k/n)"), as do methods lacking a
+    seed that others have ("missing seed s"); equal keys share a rank.
     """
     frame = with_update_gain(results)
     keys = list(spec.ranking)
     methods = sorted({r.method for r in results})
+    all_seeds = {r.seed for r in results}
     agg = frame.groupby("method").agg(["mean", "std"]) if not frame.empty else pd.DataFrame()
     rows = []
     for method in methods:
         units = [r for r in results if r.method == method]
         failed = sum(r.status != "ok" for r in units)
+        missing = sorted(all_seeds - {r.seed for r in units})
+        status = [f"failed ({failed}/{len(units)})"] if failed else []
+        status += [f"missing seed {', '.join(map(str, missing))}"] if missing else []
         row = {"method": method, "seeds": len(units) - failed,
-               "status": "ok" if not failed else f"failed ({failed}/{len(units)})"}
+               "status": "; ".join(status) or "ok"}
         for column in agg.columns.get_level_values(0).unique() if not agg.empty else []:
             if method in agg.index and column != "seed":
                 row[column] = agg.loc[method, (column, "mean")]
@@ -69,10 +74,13 @@ def rank(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
     ranks, previous = [], None
     for position, values in enumerate(table[keys].itertuples(index=False), start=1):
         current = tuple(values)
-        if any(pd.isna(v) for v in current):
+        if pd.isna(current[0]):  # unranked; a missing tie-breaker only sorts last
             ranks.append(None)
         else:
-            ranks.append(ranks[-1] if current == previous else position)
+            same = previous is not None and all(
+                a == b or (pd.isna(a) and pd.isna(b))
+                for a, b in zip(current, previous, strict=True))
+            ranks.append(ranks[-1] if same else position)
         previous = current
     table.insert(0, "rank", ranks)
     return table.reset_index(drop=True)

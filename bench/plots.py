@@ -10,13 +10,86 @@ import numpy as np
 from bench.results import RunResult
 
 
-def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
-    """Top-1 and negative-flip rate against the backfilled fraction β, one line per method
-    (mean over seeds and upgrades), one column per backfilling policy. None without curves."""
+def _pyplot():  # noqa: ANN202 - matplotlib's module
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def matrix_heatmap(C: np.ndarray, path: Path, title: str) -> Path:
+    """The compatibility matrix as a heatmap: row i = query model, column j = gallery model,
+    each cell annotated; cells above the diagonal (undefined) are blank."""
+    plt = _pyplot()
+    T = len(C)
+    fig, ax = plt.subplots(figsize=(1.1 * T + 2.2, 0.9 * T + 1.6))
+    image = ax.imshow(np.ma.masked_invalid(C), vmin=0, vmax=1, cmap="viridis")
+    for i in range(T):
+        for j in range(T):
+            if not np.isnan(C[i, j]):
+                ax.text(j, i, f"{C[i, j]:.2f}", ha="center", va="center", fontsize=9,
+                        color="white" if C[i, j] < 0.6 else "black")
+    ax.set_xticks(range(T), [str(j + 1) for j in range(T)])
+    ax.set_yticks(range(T), [str(i + 1) for i in range(T)])
+    ax.set_xlabel("gallery model")
+    ax.set_ylabel("query model")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="top-1")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def cross_model_figure(matrices: dict[str, np.ndarray], path: Path, title: str) -> Path:
+    """Methods side by side on cross-model top-1 per upgrade: the new model's queries against
+    the previous model's gallery and against the first model's gallery (bars for a single
+    upgrade, with the old/old accuracy the criterion compares against)."""
+    plt = _pyplot()
+    methods = sorted(matrices)
+    T = len(next(iter(matrices.values())))
+    if T == 2:
+        fig, ax = plt.subplots(figsize=(1.0 * len(methods) + 2.5, 3.8))
+        cross = [matrices[m][1, 0] for m in methods]
+        old = [matrices[m][0, 0] for m in methods]
+        x = np.arange(len(methods))
+        ax.bar(x - 0.2, cross, 0.4, label="new query / old gallery")
+        ax.bar(x + 0.2, old, 0.4, label="old / old (the criterion's bar)")
+        ax.set_xticks(x, methods, rotation=30, ha="right")
+        ax.set_ylabel("top-1")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+        steps = np.arange(2, T + 1)
+        for method in methods:
+            C = matrices[method]
+            axes[0].plot(steps, [C[t - 1, t - 2] for t in steps], marker="o", label=method)
+            axes[1].plot(steps, [C[t - 1, 0] for t in steps], marker="o", label=method)
+        axes[0].set_title("query model t, gallery model t−1", fontsize=10)
+        axes[1].set_title("query model t, gallery model 1", fontsize=10)
+        for ax in axes:
+            ax.set_xlabel("upgrade to model t")
+            ax.set_xticks(steps)
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("top-1")
+        axes[0].set_ylim(0, 1)
+        axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
+    """Top-1 and negative-flip rate against the backfilled fraction β, one line per method
+    (mean over seeds and upgrades), one column per backfilling policy. None without curves."""
+    plt = _pyplot()
 
     curves: dict[str, dict[str, list[dict]]] = {}
     for r in results:

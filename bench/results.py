@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.metrics import (
     average_compatibility,
     average_multimodel_accuracy,
@@ -24,6 +25,11 @@ from bench.metrics import (
 from bench.versions import distribution_version
 
 SCHEMA_VERSION = 3
+
+
+class ResultError(BenchError):
+    """A result file that cannot be read."""
+
 READABLE_VERSIONS = (1, 2, 3)  # 1: before backfilling curves; 2: before growing gallery
 
 
@@ -70,12 +76,52 @@ class RunResult:
         os.replace(tmp, path)
 
 
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "scenario": str, "method": str, "seed": int, "preset": str, "status": str,
+    "method_version": str, "params": dict, "overrides": dict, "scenario_spec": dict,
+    "class_order": list, "steps": list, "matrices": dict, "metrics": dict, "backfilling": list,
+    "growing_gallery": list, "error": (str, type(None)), "provenance": dict, "unit_key": str,
+    "schema_version": int,
+}
+_REQUIRED = ("scenario", "method", "seed", "preset", "status", "schema_version")
+
+
+def validate_result(raw: Any, source: str) -> None:
+    """Raise ResultError naming the file and the field when `raw` is not a result of a
+    readable schema version."""
+    def fail(problem: str) -> ResultError:
+        return ResultError(f"{source}: {problem}; it is not a compat-bench result file "
+                           f"(re-run the unit to rewrite it)")
+
+    if not isinstance(raw, dict):
+        raise fail("the JSON is not an object")
+    if raw.get("schema_version") not in READABLE_VERSIONS:
+        raise fail(f"schema_version {raw.get('schema_version')!r} is not one this "
+                   f"compat-bench reads {READABLE_VERSIONS}")
+    for key in _REQUIRED:
+        if key not in raw:
+            raise fail(f"the field {key!r} is missing")
+    for key, value in raw.items():
+        if key not in _FIELD_TYPES:
+            raise fail(f"unknown field {key!r}")
+        if not isinstance(value, _FIELD_TYPES[key]) or isinstance(value, bool):
+            raise fail(f"the field {key!r} holds {type(value).__name__}")
+    if raw["status"] not in ("ok", "failed"):
+        raise fail(f"status must be 'ok' or 'failed', got {raw['status']!r}")
+    if raw["status"] == "ok":
+        top1 = raw.get("matrices", {}).get("top1")
+        if not (isinstance(top1, list) and all(isinstance(r, list) and len(r) == len(top1)
+                                               for r in top1) and top1):
+            raise fail("an ok result needs a square matrices.top1")
+
+
 def load_result(path: str | Path) -> RunResult:
-    raw = json.loads(Path(path).read_text())
-    version = raw.get("schema_version")
-    if version not in READABLE_VERSIONS:
-        raise ValueError(f"{path}: result schema version {version} is not supported "
-                         f"(this compat-bench reads versions {READABLE_VERSIONS})")
+    """Read and validate one result file (every readable schema version)."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise ResultError(f"{path}: not valid JSON ({e}); re-run the unit to rewrite it") from None
+    validate_result(raw, str(path))
     return RunResult(**raw)
 
 

@@ -26,6 +26,7 @@ from bench.metrics import POLICIES
 from bench.models import Model, freeze
 from bench.plugins import Plugins, load_plugins
 from bench.results import (
+    ResultError,
     RunResult,
     derived_metrics,
     load_result,
@@ -146,8 +147,12 @@ def run(config: RunConfig, plugins: Plugins | None = None,
             key = unit_key(spec, cls, params[name], seed, config.preset)
             path = result_path(config.out_dir, spec.name, name, seed)
             if not config.rerun and path.is_file():
-                previous = load_result(path)
-                if previous.unit_key == key and previous.status == "ok":
+                try:
+                    previous = load_result(path)
+                except ResultError as e:
+                    log(f"[{spec.name}] {name} seed {seed}: re-running: {e}")
+                    previous = None
+                if previous and previous.unit_key == key and previous.status == "ok":
                     log(f"[{spec.name}] {name} seed {seed}: up to date ({path})")
                     results.append(previous)
                     continue

@@ -78,10 +78,10 @@ class ScenarioSpec:
     @property
     def ranking(self) -> tuple[str, ...]:
         """Metrics that rank methods: top-1 on the stored gallery then AC for the growing
-        gallery, AC then AM for multi-step, ECC then cross top-1 for two steps."""
+        gallery, AC then AM for multi-step, ECC then cross top-1 then update gain for two steps."""
         if self.protocol == "growing-gallery":
             return ("growing_top1", "AC")
-        return ("AC", "AM") if self.num_steps > 2 else ("ECC", "cross_top1")
+        return ("AC", "AM") if self.num_steps > 2 else ("ECC", "cross_top1", "update_gain")
 
     def budget(self, preset: str) -> Budget:
         if preset not in self.presets:

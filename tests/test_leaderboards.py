@@ -1,0 +1,135 @@
+"""Publishing leaderboards from real result files: ranking with ties, failed and missing units,
+schema validation, deterministic rendering, `bench verify`, and the committed boards."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import bench
+from bench.cli import main
+from bench.plugins import load_plugins
+from bench.publish import collect_boards, publish
+from bench.results import ResultError, load_result
+from bench.runner import RunConfig, run
+from tests.conftest import TINY
+
+ROOT = Path(__file__).parents[1]
+COMMITTED = ROOT / "leaderboards"
+TEXT = {".md", ".csv", ".json", ".html"}
+
+
+class Exploding(bench.Method):
+    name = "exploding"
+    summary = "Raises at its second step."
+
+    def train(self, step):
+        if step.index == 2:
+            raise RuntimeError("exploded on purpose")
+        model = step.new_model()
+        return step.fit(model, lambda b: step.base_loss(model(b.x), b.y))
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory):
+    """Real tiny runs: independent on seeds 0 and 1, l2 on seed 0 only, a method that fails."""
+    out = tmp_path_factory.mktemp("results")
+    plugins = load_plugins()
+    plugins.methods.add("exploding", Exploding, "compat-bench")
+    for methods, seeds in ((["independent", "exploding"], [0, 1]), (["l2"], [0])):
+        run(RunConfig(scenario=str(TINY), methods=methods, seeds=seeds, out_dir=out,
+                      download=False), plugins, log=lambda _: None)
+    return out
+
+
+def test_board_shows_failed_and_missing_units_instead_of_dropping_them(results_dir):
+    (board,) = collect_boards([results_dir])
+    table = board.table.set_index("method")
+    assert table.loc["exploding", "status"] == "failed (2/2)"
+    assert pd_isna(table.loc["exploding", "rank"])
+    assert table.loc["l2", "status"] == "missing seed 1"
+    assert table.loc["independent", "status"] == "ok" and table.loc["independent", "seeds"] == 2
+    assert sorted(board.methods) == ["independent", "l2"]
+
+
+def pd_isna(value):
+    import pandas as pd
+
+    return pd.isna(value)
+
+
+def test_equal_ranking_keys_share_a_rank(results_dir, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+    # l2 with independent's seed-0 numbers: a tie on every ranking key
+    source = json.loads((copy / "tiny" / "independent" / "seed-0.json").read_text())
+    target = json.loads((copy / "tiny" / "l2" / "seed-0.json").read_text())
+    target["metrics"] = source["metrics"]
+    (copy / "tiny" / "l2" / "seed-0.json").write_text(json.dumps(target))
+    (copy / "tiny" / "independent" / "seed-1.json").unlink()
+    (board,) = collect_boards([copy])
+    ranks = board.table.set_index("method")["rank"]
+    assert ranks["l2"] == ranks["independent"] == 1
+
+
+def test_result_files_are_validated_and_older_versions_load(results_dir, tmp_path):
+    raw = json.loads((results_dir / "tiny" / "l2" / "seed-0.json").read_text())
+    old = {k: v for k, v in raw.items() if k not in ("backfilling", "growing_gallery")}
+    (tmp_path / "v1.json").write_text(json.dumps(old | {"schema_version": 1}))
+    assert load_result(tmp_path / "v1.json").backfilling == []
+    for broken, message in [({**raw, "seed": "zero"}, "the field 'seed' holds str"),
+                            ({**raw, "colour": 1}, "unknown field 'colour'"),
+                            ({**raw, "schema_version": 99}, "schema_version 99"),
+                            ({k: v for k, v in raw.items() if k != "method"},
+                             "the field 'method' is missing")]:
+        (tmp_path / "bad.json").write_text(json.dumps(broken))
+        with pytest.raises(ResultError, match=message):
+            load_result(tmp_path / "bad.json")
+
+
+def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, capsys):
+    assert main(["leaderboard", str(results_dir), "--publish", str(tmp_path / "a")]) == 0
+    assert "Published 1 boards" in capsys.readouterr().out
+    publish(collect_boards([results_dir]), tmp_path / "b")
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*")
+                   if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*")
+                           if p.is_file())
+    for name in files:
+        if name.suffix in TEXT:
+            assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+    board = (tmp_path / "a" / "tiny-synthetic.md").read_text()
+    assert "failed (2/2)" in board and "missing seed 1" in board
+    assert "reproduce: `bench run --scenario tiny --preset quick --seeds=2`" in board
+    page = (tmp_path / "a" / "index.html").read_text()
+    for image in ("tiny-synthetic/cross-model.png", "tiny-synthetic/l2-top1.png",
+                  "tiny-synthetic/independent-top1.png", "tiny-synthetic/backfilling.png"):
+        assert f'src="{image}"' in page and (tmp_path / "a" / image).is_file()
+    payload = json.loads((tmp_path / "a" / "tiny-synthetic.json").read_text())
+    assert [row["method"] for row in payload["table"]][-1] == "exploding"
+
+
+def test_verify_reruns_a_unit_and_catches_a_changed_number(results_dir, tmp_path, capsys):
+    path = results_dir / "tiny" / "l2" / "seed-0.json"
+    assert main(["verify", str(path)]) == 0
+    assert "MATCHES" in capsys.readouterr().out
+    raw = json.loads(path.read_text())
+    raw["matrices"]["top1"][1][0] += 0.01
+    (tmp_path / "seed-0.json").write_text(json.dumps(raw))
+    assert main(["verify", str(tmp_path / "seed-0.json")]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS matrices.top1[2][1]" in out
+
+
+def test_committed_boards_are_rendered_from_the_committed_results(tmp_path):
+    publish(collect_boards([COMMITTED / "results"]), tmp_path)
+    committed = {p.relative_to(COMMITTED) for p in COMMITTED.rglob("*")
+                 if p.is_file() and "results" not in p.relative_to(COMMITTED).parts}
+    rendered = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+    assert committed == rendered
+    for name in sorted(rendered):
+        if name.suffix in TEXT:
+            assert (tmp_path / name).read_text() == (COMMITTED / name).read_text(), (
+                f"leaderboards/{name} is stale: run bench leaderboard leaderboards/results "
+                f"--publish leaderboards")
