@@ -92,8 +92,10 @@ def provenance_lines(board: Board) -> list[str]:
     seeds = sorted({r.seed for r in board.results})
     dates = sorted(r.provenance["date"] for r in board.results if r.provenance.get("date"))
     command = ["bench", "run", "--scenario", board.spec.name, "--preset", ",".join(presets)]
-    command += [f"--seeds={len(seeds)}"] if seeds == list(range(len(seeds))) else [
-        arg for s in seeds for arg in ("--seed", str(s))]
+    if seeds == list(range(len(seeds))):
+        command += ["--seeds", str(len(seeds))] if len(seeds) > 1 else []
+    else:
+        command += [arg for s in seeds for arg in ("--seed", str(s))]
     for r in board.results:
         command += [arg for k, v in sorted(r.overrides.items())
                     for arg in ("--set", f"{r.method}.{k}={v}") if arg not in command]
@@ -170,7 +172,8 @@ def index_markdown(boards: list[Board]) -> str:
                                     "first"], tablefmt="github", disable_numparse=True)
     return ("# Leaderboards\n\nOne board per scenario and dataset, rendered by `bench "
             "leaderboard --publish leaderboards/` from the result files in `results/`. "
-            "All boards on one page: [index.html](index.html).\n\n" + table + "\n")
+            "All boards on one page: [index.html](index.html). What each column means: "
+            "[docs/metrics.md](../docs/metrics.md).\n\n" + table + "\n")
 
 
 def index_html(boards: list[Board]) -> str:
@@ -178,20 +181,23 @@ def index_html(boards: list[Board]) -> str:
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
              "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:14px}"
              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "td:nth-child(2),th:nth-child(2){text-align:left}th{background:#f3f3f3}"
-             "img{max-width:100%;margin:.5em 0}.figs img{max-width:32%;vertical-align:top}"
+             "td:nth-child(2),th:nth-child(2),td:last-child,th:last-child{text-align:left}"
+             "th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}"
+             ".figs img{max-width:49%;vertical-align:top}"
              "nav a{margin-right:1em}code{background:#f3f3f3;padding:1px 4px}")
     nav = " ".join(f'<a href="#{b.slug}">{html.escape(b.spec.name)}</a>' for b in boards)
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>compat-bench leaderboards</title>", f"<style>{style}</style></head><body>",
-             "<h1>compat-bench leaderboards</h1>", f"<nav>{nav}</nav>"]
+             "<h1>compat-bench leaderboards</h1>", f"<nav>{nav}</nav>",
+             '<p>What each column means: <a href="../docs/metrics.md">docs/metrics.md</a>; '
+             'the scenarios: <a href="../docs/scenarios.md">docs/scenarios.md</a>.</p>']
     for board in boards:
         table = render_ranking(board.spec, board.table, fmt="html")
         order = ", then ".join(RANKING_LABELS.get(k, k) for k in board.spec.ranking)
         provenance = "".join(f"<li>{_inline_code(html.escape(line[2:]))}</li>"
                              for line in provenance_lines(board))
-        heatmaps = "".join(f'<img src="{board.slug}/{m}-top1.png" alt="{m} top-1 matrix">'
-                           for m in board.methods)
+        heatmaps = "".join(f'<a href="{board.slug}/{m}-top1.png"><img src="{board.slug}/'
+                           f'{m}-top1.png" alt="{m} top-1 matrix"></a>' for m in board.methods)
         parts += [f'<h2 id="{board.slug}">{html.escape(board.spec.name)} on '
                   f"{html.escape(board.spec.dataset)}</h2>",
                   f"<p>{html.escape(board.spec.description)}</p>",

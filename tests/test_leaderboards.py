@@ -101,7 +101,7 @@ def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, 
             assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
     board = (tmp_path / "a" / "tiny-synthetic.md").read_text()
     assert "failed (2/2)" in board and "missing seed 1" in board
-    assert "reproduce: `bench run --scenario tiny --preset quick --seeds=2`" in board
+    assert "reproduce: `bench run --scenario tiny --preset quick --seeds 2`" in board
     page = (tmp_path / "a" / "index.html").read_text()
     for image in ("tiny-synthetic/cross-model.png", "tiny-synthetic/l2-top1.png",
                   "tiny-synthetic/independent-top1.png", "tiny-synthetic/backfilling.png"):
