@@ -18,7 +18,7 @@ from bench.data import ImageDataset, TrainData
 from bench.data.augment import Normalizer
 from bench.errors import BenchError
 from bench.evaluation import compatibility_cells, extract_features, matrices
-from bench.evaluation.growing import arrivals, growing_gallery_scores
+from bench.evaluation.growing import GrowingGallery, arrivals
 from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
 from bench.memory import select_exemplars
 from bench.method import Method
@@ -250,31 +250,19 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
                         evaluation: ImageDataset | None) -> None:
     plan = plan_classes(spec, dataset.num_classes, seed)
     result.class_order = list(plan.order)
-    if spec.protocol == "transfer" and evaluation is not None:
-        eval_set = TrainData(evaluation.test_x, evaluation.test_y)
-    elif spec.protocol == "transfer":  # the training dataset's classes that no step trains on
-        unseen = torch.isin(dataset.test_y, torch.tensor(plan.order), invert=True)
-        eval_set = TrainData(dataset.test_x[unseen], dataset.test_y[unseen])
-    else:
-        eval_set = select_classes(dataset.test_x, dataset.test_y, plan, dataset.num_classes)
-    growing = spec.protocol == "growing-gallery"
-    if growing:
-        train_all = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
-        arriving = arrivals(train_all, plan.new, spec.gallery_per_class, seed)
-        stored: list[np.ndarray] = []
+    eval_set = evaluation_set(spec, dataset, plan, evaluation)
     labels = eval_set.y.numpy()
+    growing = None
+    if spec.protocol == "growing-gallery":
+        train_all = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
+        growing = GrowingGallery(arrivals(train_all, plan.new, spec.gallery_per_class, seed))
     features: list[np.ndarray] = []
     for done in train_steps(spec, dataset, method, seed, preset, device, plan):
         step = done.step
         start = time.perf_counter()
         features.append(extract_features(done.model, eval_set.x, step.normalize, device))
         if growing:
-            gallery = TrainData.merge(arriving[:step.index])
-            reindexed = extract_features(done.model, gallery.x, step.normalize, device)
-            stored.append(reindexed[len(gallery) - len(arriving[step.index - 1]):])
-            result.growing_gallery.append({"step": step.index, **growing_gallery_scores(
-                features[-1], labels, len(step.seen_classes), stored, reindexed,
-                gallery.y.numpy())})
+            result.growing_gallery.append(growing.score(step, done.model, features[-1], labels))
         embed_time = time.perf_counter() - start
         result.steps.append({
             "step": step.index, "new_classes": [plan.order[c] for c in step.new_classes],
@@ -294,11 +282,21 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
     result.matrices = {metric: to_nested(m) for metric, m in {**C, **pairwise}.items()}
     result.metrics = derived_metrics(C) | upgrade_metrics(pairwise, result.backfilling)
     if growing:
-        for key in ("top1", "reindexed_top1"):
-            result.metrics[f"growing_{key}"] = float(np.mean(
-                [s[key] for s in result.growing_gallery]))
+        result.metrics |= growing.summary(result.growing_gallery)
     result.metrics["eval_images"] = len(eval_set)
     result.metrics["eval_time_s"] = round(time.perf_counter() - start, 3)
+
+
+def evaluation_set(spec: ScenarioSpec, dataset: ImageDataset, plan: ClassPlan,
+                   evaluation: ImageDataset | None) -> TrainData:
+    """What every model embeds for evaluation: the test images of the scenario's classes, or
+    for `transfer` the evaluation dataset's test split or the classes no step trains on."""
+    if spec.protocol == "transfer" and evaluation is not None:
+        return TrainData(evaluation.test_x, evaluation.test_y)
+    if spec.protocol == "transfer":
+        unseen = torch.isin(dataset.test_y, torch.tensor(plan.order), invert=True)
+        return TrainData(dataset.test_x[unseen], dataset.test_y[unseen])
+    return select_classes(dataset.test_x, dataset.test_y, plan, dataset.num_classes)
 
 
 def select_classes(x: torch.Tensor, y: torch.Tensor, plan: ClassPlan,

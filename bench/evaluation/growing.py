@@ -10,7 +10,10 @@ import numpy as np
 import torch
 
 from bench.data import TrainData
+from bench.evaluation import extract_features
 from bench.metrics import retrieval_metrics
+from bench.models import Model
+from bench.step import Step
 
 
 def arrivals(train: TrainData, new_classes: Sequence[Sequence[int]], per_class: int,
@@ -46,3 +49,28 @@ def growing_gallery_scores(query_features: np.ndarray, query_labels: np.ndarray,
     return {"top1": growing["top1"], "mAP": growing["mAP"],
             "reindexed_top1": upper["top1"], "reindexed_mAP": upper["mAP"],
             "gallery_size": int(len(gallery_labels))}
+
+
+class GrowingGallery:
+    """The stored gallery of one unit, grown step by step: block t holds the images arriving
+    at step t, embedded by model t when they arrive."""
+
+    def __init__(self, arriving: Sequence[TrainData]) -> None:
+        self.arriving = list(arriving)
+        self.stored: list[np.ndarray] = []
+
+    def score(self, step: Step, model: Model, query_features: np.ndarray,
+              query_labels: np.ndarray) -> dict[str, float]:
+        """Store this step's arrivals (embedded by `model`) and score the step's queries."""
+        gallery = TrainData.merge(self.arriving[:step.index])
+        reindexed = extract_features(model, gallery.x, step.normalize, step.device)
+        self.stored.append(reindexed[len(gallery) - len(self.arriving[step.index - 1]):])
+        return {"step": step.index, **growing_gallery_scores(
+            query_features, query_labels, len(step.seen_classes), self.stored, reindexed,
+            gallery.y.numpy())}
+
+    @staticmethod
+    def summary(scores: Sequence[dict[str, float]]) -> dict[str, float]:
+        """Means over steps: top-1 on the stored gallery and on the re-encoded one."""
+        return {f"growing_{key}": float(np.mean([s[key] for s in scores]))
+                for key in ("top1", "reindexed_top1")}
