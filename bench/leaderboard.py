@@ -22,7 +22,8 @@ COLUMNS = {
                  ("update_gain", "update gain"), ("cross_mAP", "new/old mAP")] + UPGRADE_COLUMNS,
 }
 
-GROWING_COLUMNS = [("growing_top1", "growing top-1"), ("growing_reindexed_top1", "re-encoded top-1")]
+GROWING_COLUMNS = [("growing_top1", "growing top-1"),
+                   ("growing_reindexed_top1", "re-encoded top-1")]
 
 
 def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
