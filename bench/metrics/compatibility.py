@@ -65,8 +65,10 @@ def update_gain(cross: float, old_self: float, new_self: float) -> float:
 
     `new_self` is the metric of the paragon: the independently trained new model on its own
     gallery. Positive iff the ECC holds; 1 means as good as backfilling with the paragon.
+    Undefined (NaN) unless the paragon beats the old model: the ratio has no meaning when
+    there is no gain to recover (e.g. an upgrade to a loss that retrieves worse).
     """
     denominator = new_self - old_self
-    if denominator == 0:
+    if denominator <= 0:
         return float("nan")
     return (cross - old_self) / denominator

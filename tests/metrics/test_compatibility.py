@@ -47,3 +47,4 @@ def test_update_gain():
     assert metrics.update_gain(cross=0.5, old_self=0.4, new_self=0.6) == pytest.approx(0.5)
     assert metrics.update_gain(cross=0.3, old_self=0.4, new_self=0.6) < 0
     assert np.isnan(metrics.update_gain(0.5, 0.4, 0.4))
+    assert np.isnan(metrics.update_gain(0.5, 0.4, 0.3))  # no gain to recover
