@@ -45,8 +45,10 @@ def test_version_1_results_still_load(tmp_path):
 
     from bench.results import RunResult
 
-    raw = json.loads(RunResult("s", "m", 0, "quick", "ok").to_json())
+    raw = json.loads(RunResult("s", "m", 0, "quick", "ok",
+                               matrices={"top1": [[0.9, None], [0.5, 0.8]]}).to_json())
     raw.pop("backfilling")
+    raw.pop("growing_gallery")
     raw["schema_version"] = 1
     (tmp_path / "old.json").write_text(json.dumps(raw))
     assert load_result(tmp_path / "old.json").backfilling == []
