@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.data import TrainData
-
-SELECTIONS = ("random", "herding")
+from bench.scenarios.spec import MEMORY_SELECTIONS
 
 
 def herding(features: torch.Tensor, k: int) -> torch.Tensor:
@@ -37,8 +36,8 @@ def select_exemplars(data: TrainData, classes: Sequence[int], per_class: int, se
                      ) -> TrainData:
     """`per_class` exemplars of each of `classes` from `data`: at random (seeded) or by
     herding on `features` (the features of `data`, from the model that learnt the classes)."""
-    if selection not in SELECTIONS:
-        raise ValueError(f"memory selection must be one of {SELECTIONS}, got {selection!r}")
+    if selection not in MEMORY_SELECTIONS:
+        raise ValueError(f"memory selection must be one of {MEMORY_SELECTIONS}, got {selection!r}")
     picked = []
     for c in classes:
         members = torch.nonzero(data.y == c).squeeze(1)

@@ -13,6 +13,7 @@ import json
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ class Board:
     def slug(self) -> str:
         return f"{self.spec.name}-{self.spec.dataset}"
 
-    @property
+    @cached_property
     def table(self) -> pd.DataFrame:
         return rank(self.spec, self.results)
 

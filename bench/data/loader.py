@@ -38,7 +38,7 @@ class TrainData:
         return tuple(torch.unique(self.y).tolist())
 
     def concat(self, other: TrainData) -> TrainData:
-        return TrainData(torch.cat([self.x, other.x]), torch.cat([self.y, other.y]))
+        return TrainData.merge([self, other])
 
     @staticmethod
     def merge(parts: list[TrainData]) -> TrainData:
