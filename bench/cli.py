@@ -12,10 +12,10 @@ from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.publish import collect_boards, publish
-from bench.results import RunResult, load_result
+from bench.results import RunResult
 from bench.runner import RunConfig, resolve_scenario, run
 from bench.scaffold import write_method_package
-from bench.scenarios import ScenarioSpec, scenario_from_dict
+from bench.scenarios import ScenarioSpec
 from bench.scenarios.describe import describe_scenario
 from bench.verify import verify
 
@@ -100,17 +100,13 @@ def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
         print(describe_scenario(resolve_scenario(args.target, plugins)))
         return 0
     directory = Path(args.target)
-    paths = sorted(directory.glob("*/seed-*.json"))
-    if not paths:
-        raise BenchError(f"{directory}: no result files (METHOD/seed-N.json) here; pass a "
-                         f"scenario folder such as results/multistep")
-    results = [load_result(path) for path in paths]
-    names = {r.scenario for r in results}
-    if len(names) > 1:
-        raise BenchError(f"{directory} mixes scenarios {sorted(names)}; pass one scenario folder")
-    spec = scenario_from_dict(results[0].scenario_spec, source=str(paths[0]))
-    presets = ", ".join(sorted({r.preset for r in results}))
-    return report(spec, results, directory, f"preset {presets}")
+    boards = collect_boards([directory])
+    if len(boards) > 1:
+        names = sorted(f"{b.spec.name} on {b.spec.dataset}" for b in boards)
+        raise BenchError(f"{directory} mixes scenarios {names}; pass one scenario folder")
+    board = boards[0]
+    presets = ", ".join(sorted({r.preset for r in board.results}))
+    return report(board.spec, board.results, directory, f"preset {presets}")
 
 
 def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: str) -> int:

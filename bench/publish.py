@@ -61,7 +61,9 @@ def result_files(paths: Iterable[Path]) -> list[Path]:
         else:
             raise BenchError(f"{path}: no such file or folder of results")
     if not files:
-        raise BenchError(f"no result files (METHOD/seed-N.json) under {', '.join(map(str, paths))}")
+        raise BenchError(f"no result files (METHOD/seed-N.json) under "
+                         f"{', '.join(map(str, paths))}; pass a results folder such as "
+                         f"results/multistep")
     return files
 
 
