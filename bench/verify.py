@@ -47,7 +47,10 @@ def _values(result: RunResult) -> dict[str, float | None]:
 def verify(path: Path, plugins: Plugins, tolerance: float = 1e-4, device: str = "cpu",
            data_root: Path | None = None, log: Callable[[str], Any] = print) -> Verification:
     """Re-run the unit of `path` (same scenario, method parameters, seed and preset) and list
-    every metric and matrix cell that differs from the file by more than `tolerance`."""
+    every metric and matrix cell that differs from the file by more than `tolerance`.
+
+    The re-run uses the recorded number of PyTorch threads: on a CPU, training with another
+    number sums in another order and drifts by far more than rounding."""
     recorded = load_result(path)
     if recorded.status != "ok":
         raise BenchError(f"{path}: the unit failed when it ran; there is nothing to verify")
@@ -58,6 +61,8 @@ def verify(path: Path, plugins: Plugins, tolerance: float = 1e-4, device: str = 
                          f"{recorded.method_version!r}, installed version {method.version!r}; "
                          f"results of another version cannot be verified")
     dataset = load_dataset(spec, plugins, data_root, download=False)
+    if recorded.provenance.get("torch_threads"):
+        torch.set_num_threads(recorded.provenance["torch_threads"])
     evaluation = load_evaluation_dataset(spec, plugins, data_root, False, dataset)
     rerun = run_unit(spec, dataset, method, recorded.params, recorded.seed, recorded.preset,
                      torch.device(device), plugins.distribution_of_method(method.name), log,
