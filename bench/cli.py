@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from bench.errors import BenchError
+from bench.execution import BACKENDS
 from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.publish import collect_boards, publish
 from bench.results import RunResult
-from bench.runner import RunConfig, resolve_scenario, run
+from bench.runner import OVERWRITE, RunConfig, resolve_scenario, run
 from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec
 from bench.scenarios.describe import describe_scenario
@@ -52,7 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", type=Path, help="folder with the dataset files")
     p.add_argument("--no-download", action="store_true", help="never fetch data from the network")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--rerun", action="store_true", help="re-run units that already have results")
+    p.add_argument("--overwrite", default="only-missing", choices=OVERWRITE,
+                   help="only-missing (default): run units without an up-to-date result and "
+                        "reuse stored steps; always: retrain everything; never: keep every "
+                        "existing result file")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="units (method × seed) to run at once on this machine (loky workers)")
+    p.add_argument("--backend", default="loky", choices=BACKENDS,
+                   help="loky (this machine), dask or ray (an existing cluster; see --address)")
+    p.add_argument("--address", help="the cluster's scheduler, e.g. tcp://10.0.0.5:8786 for "
+                                     "dask; workers must share --out and the data")
 
     p = sub.add_parser("list", help="list registered methods, scenarios or datasets")
     p.add_argument("what", choices=["methods", "scenarios", "datasets"])
@@ -90,8 +103,9 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
                        preset=args.preset, overrides=parse_overrides(args.overrides),
                        out_dir=args.out, data_root=args.data_root,
                        download=not args.no_download, device=args.device,
-                       dataset=args.dataset)
-    spec, results = run(config, plugins, log=lambda msg: print(msg, file=sys.stderr))
+                       dataset=args.dataset, overwrite=args.overwrite, jobs=args.jobs,
+                       backend=args.backend, address=args.address)
+    spec, results = run(config, plugins, log=lambda msg: tqdm.write(msg, file=sys.stderr))
     return report(spec, results, args.out / spec.name, f"preset {args.preset}")
 
 
@@ -194,8 +208,13 @@ def cmd_new_method(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's stop: save, then exit as on ^C
     try:
         plugins = load_plugins(strict=args.strict_plugins)
         for error in plugins.errors:
@@ -208,8 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: finished units are saved; re-run the same command to resume",
-              file=sys.stderr)
+        print("interrupted: finished units and steps are saved; re-run the same command to "
+              "resume", file=sys.stderr)
         return 130
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -171,6 +172,7 @@ def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": device,
+        "precision": "bf16-mixed" if device.startswith("cuda") else "fp32",
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "plugin": {"distribution": plugin_dist,
@@ -188,8 +190,11 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+@functools.cache
 def _git_commit() -> str | None:
-    """HEAD's hash, with "+dirty" when the source files differ from it."""
+    """HEAD's hash, with "+dirty" when the source files differ from it; read once, at the
+    first result, because a process keeps running the code it imported even when the files
+    change under it."""
     commit = _git("rev-parse", "HEAD")
     if not commit:
         return None

@@ -42,13 +42,13 @@ class Step:
     """
 
     index: int
-    total: int
+    _total: int
     spec: StepSpec
     budget: Budget
     train: TrainData
     seen_classes: tuple[int, ...]
     new_classes: tuple[int, ...]
-    capacity: int
+    _capacity: int
     previous: tuple[Model, ...]
     device: torch.device
     generator: torch.Generator
@@ -58,10 +58,24 @@ class Step:
     memory: TrainData | None = None
     logs: dict[str, Any] = field(default_factory=dict)
     fit_calls: int = 0
+    scenario_reads: dict[str, int] = field(default_factory=dict)
+
+    # `total` and `capacity` describe the whole scenario, not the steps so far. A method that
+    # reads them gets a model that depends on them; recording the read lets the artifact store
+    # reuse the models of methods that do not when a step is appended to a scenario.
+    @property
+    def total(self) -> int:
+        self.scenario_reads["total"] = self._total
+        return self._total
+
+    @property
+    def capacity(self) -> int:
+        self.scenario_reads["capacity"] = self._capacity
+        return self._capacity
 
     @property
     def label(self) -> str:
-        return f"{self.method_name} step {self.index}/{self.total}"
+        return f"{self.method_name} step {self.index}/{self._total}"
 
     def new_model(self, *, embedding_dim: int | None = None, num_classes: int | None = None,
                   classifier: nn.Module | None = None) -> EmbeddingModel:

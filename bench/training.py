@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from collections.abc import Callable, Iterable
 
 import torch
@@ -15,6 +17,17 @@ from bench.models import Model
 from bench.scenarios import Budget
 
 LossFn = Callable[[Batch], torch.Tensor]
+
+
+def progress_disabled() -> bool | None:
+    """tqdm's `disable`: None (shown on a terminal) unless BENCH_PROGRESS=0 turns bars off."""
+    return True if os.environ.get("BENCH_PROGRESS") == "0" else None
+
+
+def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on CUDA (no loss scaling needed); full precision elsewhere, so CPU
+    runs are reproducible bit for bit."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def make_optimizer(params: list[torch.nn.Parameter], budget: Budget) -> torch.optim.Optimizer:
@@ -68,8 +81,8 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda it: lr_factor(budget.schedule, it, total, warmup))
     iteration = 0
-    with tqdm(total=total, desc=label, unit="batch", leave=False, disable=None,
-              mininterval=1.0) as bar:
+    with tqdm(total=total, desc=label, unit="batch", leave=False, disable=progress_disabled(),
+              mininterval=1.0) as bar, mixed_precision(device):
         for epoch in range(budget.epochs):
             for batch in iterate_batches(data, budget.batch_size, normalize, device, generator,
                                          augment=budget.augment, flip=budget.flip):

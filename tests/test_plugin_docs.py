@@ -36,8 +36,9 @@ def test_every_hook_is_documented_with_its_exact_signature(hook):
     assert f"### `{text}`" in GUIDE, f"docs/writing-plugins.md lacks the heading `{text}`"
 
 
-BOOKKEEPING = {"method_name", "label", "logs", "fit_calls"}  # the harness's, not the contract
-PUBLIC_STEP = sorted(({f.name for f in dataclasses.fields(Step)}
+# the harness's bookkeeping, not the contract
+BOOKKEEPING = {"method_name", "label", "logs", "fit_calls", "scenario_reads"}
+PUBLIC_STEP = sorted(({f.name for f in dataclasses.fields(Step) if not f.name.startswith("_")}
                       | {n for n, _ in inspect.getmembers(Step) if not n.startswith("_")})
                      - BOOKKEEPING)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -9,6 +12,7 @@ from bench.data.augment import Normalizer
 from bench.data.loader import TrainData, iterate_batches
 from bench.metrics import METRICS, retrieval_metrics
 from bench.models import Model
+from bench.training import mixed_precision
 
 
 @torch.no_grad()
@@ -17,18 +21,32 @@ def extract_features(model: Model, images: torch.Tensor, normalize: Normalizer,
     """Features (float32, N×d, not normalised) of uint8 `images`, in order, in eval mode."""
     model.eval()
     data = TrainData(images, torch.zeros(len(images), dtype=torch.long))
-    feats = [model(b.x).features.float().cpu()
-             for b in iterate_batches(data, batch_size, normalize, device)]
+    with mixed_precision(device):
+        feats = [model(b.x).features.float().cpu()
+                 for b in iterate_batches(data, batch_size, normalize, device)]
     return torch.cat(feats).numpy()
 
 
+Memo = Callable[[str, tuple[int, ...], Callable[[], Any]], Any]
+"""`memo(kind, models, compute)`: the value of `compute()`, a JSON value that depends only on
+`kind` and the features of `models` (indices); a runner with an artifact store looks it up."""
+
+
+def compute_now(kind: str, models: tuple[int, ...], compute: Callable[[], Any]) -> Any:
+    """The `Memo` without memory."""
+    return compute()
+
+
 def compatibility_cells(features: list[np.ndarray], labels: np.ndarray,
-                        ) -> dict[tuple[int, int], dict[str, float]]:
+                        memo: Memo = compute_now) -> dict[tuple[int, int], dict[str, float]]:
     """Leave-one-out retrieval for every (query model i, gallery model j ≤ i) cell.
 
     `features[j]` is the evaluation set embedded by model j, computed once and never recomputed.
     """
-    return {(i, j): retrieval_metrics(features[i], labels, features[j], labels, exclude_self=True)
+    def cell(i: int, j: int) -> dict[str, float]:
+        return retrieval_metrics(features[i], labels, features[j], labels, exclude_self=True)
+
+    return {(i, j): memo("retrieval", (i, j), lambda i=i, j=j: cell(i, j))
             for i in range(len(features)) for j in range(i + 1)}
 
 

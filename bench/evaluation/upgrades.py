@@ -8,36 +8,46 @@ from typing import Any
 
 import numpy as np
 
+from bench.evaluation import Memo, compute_now
 from bench.metrics import backfill_curve, pairwise_compatibility
 from bench.metrics.backfilling import OrderPolicy
 
 
 def pairwise_matrices(features: list[np.ndarray], labels: np.ndarray, seed: int,
-                      max_pairs: int = 10_000_000) -> dict[str, np.ndarray]:
+                      max_pairs: int = 10_000_000, memo: Memo = compute_now,
+                      ) -> dict[str, np.ndarray]:
     """T×T matrices (row = new model i, column = old model j < i, NaN elsewhere) of the rates of
     the same-class and the different-class inequality, on the evaluation set (leave-one-out)."""
     T = len(features)
     same, different = np.full((T, T), np.nan), np.full((T, T), np.nan)
+
+    def rates(i: int, j: int) -> list[float]:
+        r = pairwise_compatibility(features[i], features[j], features[j], labels, labels,
+                                   exclude_self=True, seed=seed, max_pairs=max_pairs)
+        return [r.same_class.value, r.different_class.value]
+
     for i in range(T):
         for j in range(i):
-            rates = pairwise_compatibility(features[i], features[j], features[j], labels, labels,
-                                           exclude_self=True, seed=seed, max_pairs=max_pairs)
-            same[i, j], different[i, j] = rates.same_class.value, rates.different_class.value
+            same[i, j], different[i, j] = memo(f"pairwise-{max_pairs}", (i, j),
+                                               lambda i=i, j=j: rates(i, j))
     return {"pairwise-same": same, "pairwise-different": different}
 
 
 def backfilling_curves(features: list[np.ndarray], labels: np.ndarray, seed: int,
-                       policies: Mapping[str, OrderPolicy]) -> list[dict[str, Any]]:
+                       policies: Mapping[str, OrderPolicy], memo: Memo = compute_now,
+                       ) -> list[dict[str, Any]]:
     """For each upgrade t−1 → t: the gallery stored by model t−1 re-encoded by model t in each
     policy's order, top-1 and negative flips of model t's queries along the way."""
-    upgrades = []
-    for t in range(1, len(features)):
-        old, new = features[t - 1], features[t]
-        curves = [backfill_curve(new, old, new, old, labels, labels, policy(old, labels, seed),
-                                 policy=name, exclude_self=True).to_dict()
-                  for name, policy in policies.items()]
-        upgrades.append({"old_model": t, "new_model": t + 1, "curves": curves})
-    return upgrades
+    def curves(old: np.ndarray, new: np.ndarray) -> list[dict[str, Any]]:
+        return [backfill_curve(new, old, new, old, labels, labels, policy(old, labels, seed),
+                               policy=name, exclude_self=True).to_dict()
+                for name, policy in policies.items()]
+
+    kind = "backfilling-" + ",".join(policies)
+    return [{"old_model": t, "new_model": t + 1,
+             "curves": memo(kind, (t - 1, t),
+                            lambda t=t: curves(features[t - 1], features[t]))}
+            for t in range(1, len(features))]
 
 
 def upgrade_metrics(pairwise: Mapping[str, np.ndarray],

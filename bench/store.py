@@ -1,0 +1,101 @@
+"""Content-addressed artifact store: trained models, evaluation features and per-cell metrics,
+each filed under a hash of everything that determines it, so nothing is computed twice.
+
+Layout: `ROOT/ab/abcdef…/NAME`. Every write goes to a temporary file that is renamed into place,
+so a killed process never leaves a half-written artifact that a later run would trust; a
+model entry is complete only once its `record.json` exists (written last).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+
+def content_key(payload: Mapping[str, Any]) -> str:
+    """A stable hash of a JSON-serialisable description of what an artifact depends on."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def array_key(*arrays: np.ndarray | torch.Tensor) -> str:
+    """A hash of the arrays' contents, shapes and dtypes (the evaluation set's identity)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = a.numpy() if isinstance(a, torch.Tensor) else a
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:24]
+
+
+class ArtifactStore:
+    """Artifacts of finished work under `root`; `written` counts what this process added.
+    With `reuse=False` nothing stored is read back: everything is computed and rewritten."""
+
+    def __init__(self, root: Path, reuse: bool = True) -> None:
+        self.root = Path(root)
+        self.reuse = reuse
+        self.written: Counter[str] = Counter()
+
+    def path(self, key: str, name: str) -> Path:
+        return self.root / key[:2] / key / name
+
+    def has(self, key: str, name: str) -> bool:
+        return self.reuse and self.path(key, name).is_file()
+
+    def _write(self, key: str, name: str, data: bytes) -> None:
+        path = self.path(key, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        self.written[name] += 1
+
+    def save_json(self, key: str, name: str, value: Any) -> None:
+        self._write(key, name, json.dumps(value, indent=1).encode())
+
+    def load_json(self, key: str, name: str) -> Any:
+        return json.loads(self.path(key, name).read_text())
+
+    def save_array(self, key: str, name: str, array: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        self._write(key, name, buffer.getvalue())
+
+    def load_array(self, key: str, name: str) -> np.ndarray:
+        return np.load(self.path(key, name), allow_pickle=False)
+
+    def save_object(self, key: str, name: str, value: Any) -> None:
+        """Any picklable object (a model, a method's state) through torch's serialisation."""
+        buffer = io.BytesIO()
+        torch.save(value, buffer)
+        self._write(key, name, buffer.getvalue())
+
+    def load_object(self, key: str, name: str, device: torch.device) -> Any:
+        return torch.load(self.path(key, name), map_location=device, weights_only=False)
+
+    def cached(self, key: str, name: str, compute: Callable[[], T]) -> T:
+        """The JSON value stored under (key, name), computing and storing it when missing."""
+        if self.has(key, name):
+            return self.load_json(key, name)
+        value = json.loads(json.dumps(compute()))  # the types a later read returns
+        self.save_json(key, name, value)
+        return value
+
+    def cached_array(self, key: str, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if self.has(key, name):
+            return self.load_array(key, name)
+        value = compute()
+        self.save_array(key, name, value)
+        return value
