@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -57,7 +58,7 @@ class ArtifactStore:
     def _write(self, key: str, name: str, data: bytes) -> None:
         path = self.path(key, name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{name}.tmp{os.getpid()}")
+        tmp = path.with_name(f".{name}.{uuid.uuid4().hex}.tmp")  # unique across cluster hosts
         tmp.write_bytes(data)
         os.replace(tmp, path)
         self.written[name] += 1

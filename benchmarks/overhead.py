@@ -64,37 +64,41 @@ def bare_training(x_all: torch.Tensor, y_all: torch.Tensor, order: list[int], se
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", default="independent")
-    args = parser.parse_args()
+def measure(method_name: str = "independent") -> dict[str, float]:
+    """Seconds of the harness unit, of its training alone, and of the bare loop."""
     plugins = load_plugins()
     spec = plugins.scenarios.get("multistep")
     budget = dataclasses.replace(spec.budget("quick"), augment=False)
     spec = dataclasses.replace(spec, presets={"quick": budget})
     data = load_dataset(spec, plugins, None, download=False)
-    method = plugins.methods.get(args.method)
+    method = plugins.methods.get(method_name)
 
     start = time.perf_counter()
     result = run_unit(spec, data, method, method.resolve_params("quick", {}), 0, "quick",
                       torch.device("cpu"), log=lambda m: None)
     unit = time.perf_counter() - start
     assert result.status == "ok", result.error
-    harness_train = sum(s["train_time_s"] for s in result.steps)
 
     plan = plan_classes(spec, data.num_classes, 0)
     torch.manual_seed(0)
     bare = bare_training(data.train_x, data.train_y, list(plan.order), list(plan.seen),
                          budget.epochs, budget.batch_size, budget.lr, data.mean[0], data.std[0])
+    return {"unit": unit, "train": sum(s["train_time_s"] for s in result.steps), "bare": bare,
+            "eval": result.metrics["eval_time_s"], "top1": result.metrics["final_top1"]}
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--method", default="independent")
+    args = parser.parse_args()
+    m = measure(args.method)
     print(f"multistep quick, method {args.method}, seed 0, {torch.get_num_threads()} threads")
-    print(f"  harness unit, total (train + embed + evaluate): {unit:7.1f} s")
-    print(f"  harness training only:                         {harness_train:7.1f} s")
-    print(f"  bare PyTorch loop, same training:              {bare:7.1f} s")
-    print(f"  overhead ratio (harness training / bare):      {harness_train / bare:7.2f}")
-    print(f"  evaluation share of the unit:                  "
-          f"{result.metrics['eval_time_s']:7.1f} s")
-    print(f"  final top-1 (harness): {result.metrics['final_top1']:.3f}")
+    print(f"  harness unit, total (train + embed + evaluate): {m['unit']:7.1f} s")
+    print(f"  harness training only:                         {m['train']:7.1f} s")
+    print(f"  bare PyTorch loop, same training:              {m['bare']:7.1f} s")
+    print(f"  overhead ratio (harness training / bare):      {m['train'] / m['bare']:7.2f}")
+    print(f"  evaluation share of the unit:                  {m['eval']:7.1f} s")
+    print(f"  final top-1 (harness): {m['top1']:.3f}")
 
 
 if __name__ == "__main__":
