@@ -1,0 +1,84 @@
+"""`hoc`: d-Simplex-HOC from "Stationary Representations" — the fixed d-Simplex classifier of
+CoReS plus a contrastive term that ties each new feature to the old feature of its image."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+import bench
+from bench.models import FixedClassifier, d_simplex, match_dim, warm_start
+
+
+def hoc_contrastive(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor,
+                    mu: float) -> torch.Tensor:
+    """L_NCE = mean_i [ −μ·⟨o_i, n_i⟩ + log Σ_j exp(μ·⟨o_i, n_j⟩ · 1[y_j ≠ y_i]) ]
+
+    with o, n the L2-normalised old (detached) and new features. Same-class entries, the
+    positive among them, are multiplied by 0, not removed: each adds exp(0) = 1 inside the
+    sum, exactly as the reference code does.
+    """
+    o, n = F.normalize(old.detach(), dim=1), F.normalize(new, dim=1)
+    similarity = mu * (o @ n.T)
+    different = (labels[:, None] != labels[None, :]).to(similarity.dtype)
+    return (torch.logsumexp(similarity * different, dim=1) - similarity.diagonal()).mean()
+
+
+class HOC(bench.Method):
+    """d-Simplex-HOC (Biondi, Pernici, Ricci, Del Bimbo, CVPR 2024 / TPAMI extension):
+
+        L = λ · CE(Wᵀ φ_new(x), y) + (1 − λ) · L_NCE(φ_new(x), φ_old(x), y)   (`hoc_contrastive`)
+
+    W: the K = `step.capacity` vertices of a regular d-Simplex, fixed and shared by every
+    step's model (as in CoReS), so the feature dimension is K − 1; φ_old is the previous
+    step's frozen model. Each step after the first starts from a copy of the previous model's
+    weights (where shapes match), as the reference fine-tunes task after task; the first step
+    has no old model and trains with the CE term alone.
+
+    Defaults are the paper's: λ = 0.1, μ = 10 (temperature 0.1). Deviations: the reference
+    writes targets from the bottom of a 1024-class pre-allocated simplex (y' = 1023 − y); a
+    regular simplex is the same under any relabelling, so we use y on K = capacity vertices.
+    Its replay batches (half memory) are the scenario's data mode here (cumulative data or
+    step.memory); the asynchronous replacement by an externally pre-trained model (IAM-CL²R)
+    is not part of our scenarios.
+    """
+
+    name = "hoc"
+    summary = "Fixed d-Simplex classifier + old/new contrastive term (λ·CE + (1−λ)·NCE)."
+    paper = "Biondi et al., Stationary Representations: Optimally Approximating " \
+            "Compatibility and Implications for Improved Model Replacements, CVPR 2024"
+    version = "1"
+    defaults = {"ce_weight": 0.1, "mu": 10.0}
+
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self.prototypes: torch.Tensor | None = None
+
+    def train(self, step: bench.Step) -> bench.Model:
+        if self.prototypes is None:
+            self.prototypes = d_simplex(step.capacity)
+        model = step.new_model(embedding_dim=self.prototypes.shape[1],
+                               classifier=FixedClassifier(self.prototypes))
+        if not step.previous:
+            return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
+        old = step.previous[-1]
+        step.log(warm_started_tensors=warm_start(model, old))
+        lam, mu = self.params["ce_weight"], self.params["mu"]
+
+        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+            out = model(batch.x)
+            with torch.no_grad():
+                target = old(batch.x).features
+            new = match_dim(out.features, target.shape[1])
+            return (lam * F.cross_entropy(out.logits, batch.y)
+                    + (1 - lam) * hoc_contrastive(new, target, batch.y, mu))
+
+        return step.fit(model, loss_fn)
+
+
+@bench.hookimpl
+def bench_register_methods(register):
+    register(HOC)
