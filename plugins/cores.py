@@ -38,10 +38,15 @@ class CoReS(bench.Method):
         super().__init__(params)
         self.prototypes: torch.Tensor | None = None
 
-    def train(self, step: bench.Step) -> bench.Model:
+    def simplex(self, step: bench.Step) -> FixedClassifier:
+        """The classifier every step shares: the d-Simplex of K = `step.capacity` vertices,
+        built at the first step and kept (with the method's state) for the later ones."""
         if self.prototypes is None:
             self.prototypes = d_simplex(step.capacity)
-        classifier = FixedClassifier(self.prototypes)
+        return FixedClassifier(self.prototypes)
+
+    def train(self, step: bench.Step) -> bench.Model:
+        classifier = self.simplex(step)
         model = step.new_model(embedding_dim=step.capacity - 1, classifier=classifier)
         return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
 

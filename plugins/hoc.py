@@ -3,14 +3,12 @@ CoReS plus a contrastive term that ties each new feature to the old feature of i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import FixedClassifier, d_simplex, match_dim, warm_start
+from bench.models import match_dim, warm_start
+from plugins.cores import CoReS
 
 
 def hoc_contrastive(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor,
@@ -27,7 +25,7 @@ def hoc_contrastive(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor,
     return (torch.logsumexp(similarity * different, dim=1) - similarity.diagonal()).mean()
 
 
-class HOC(bench.Method):
+class HOC(CoReS):
     """d-Simplex-HOC (Biondi, Pernici, Ricci, Del Bimbo, CVPR 2024 / TPAMI extension):
 
         L = λ · CE(Wᵀ φ_new(x), y) + (1 − λ) · L_NCE(φ_new(x), φ_old(x), y)   (`hoc_contrastive`)
@@ -53,15 +51,9 @@ class HOC(bench.Method):
     version = "1"
     defaults = {"ce_weight": 0.1, "mu": 10.0}
 
-    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
-        super().__init__(params)
-        self.prototypes: torch.Tensor | None = None
-
     def train(self, step: bench.Step) -> bench.Model:
-        if self.prototypes is None:
-            self.prototypes = d_simplex(step.capacity)
-        model = step.new_model(embedding_dim=self.prototypes.shape[1],
-                               classifier=FixedClassifier(self.prototypes))
+        classifier = self.simplex(step)
+        model = step.new_model(embedding_dim=classifier.weight.shape[1], classifier=classifier)
         if not step.previous:
             return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
         old = step.previous[-1]
