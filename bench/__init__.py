@@ -10,8 +10,8 @@ from bench.data import Batch, ImageDataset, TrainData
 from bench.errors import BenchError
 from bench.method import Method
 from bench.models import Model, Output
+from bench.orchestration import RunConfig, run
 from bench.results import RunResult, load_result
-from bench.runner import RunConfig, run
 from bench.scenarios import ScenarioSpec
 from bench.step import Step
 

@@ -13,11 +13,12 @@ from tqdm.auto import tqdm
 from bench.errors import BenchError
 from bench.execution import BACKENDS
 from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
+from bench.orchestration import OVERWRITE, RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.publish import collect_boards, publish
 from bench.results import RunResult
-from bench.runner import OVERWRITE, RunConfig, resolve_scenario, run
+from bench.runner import resolve_scenario
 from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec
 from bench.scenarios.describe import describe_scenario

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
+from bench.orchestration import RunConfig, run
 from bench.results import result_path
-from bench.runner import RunConfig, run
 
 SCENARIO = """\
 name = "bench-execution"

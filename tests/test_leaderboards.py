@@ -9,10 +9,10 @@ import pytest
 
 import bench
 from bench.cli import main
+from bench.orchestration import RunConfig, run
 from bench.plugins import load_plugins
 from bench.publish import collect_boards, publish
 from bench.results import ResultError, load_result
-from bench.runner import RunConfig, run
 from tests.conftest import TINY
 
 ROOT = Path(__file__).parents[1]

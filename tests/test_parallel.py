@@ -10,8 +10,8 @@ from distributed import LocalCluster
 
 from bench.errors import BenchError
 from bench.execution import worker_threads
+from bench.orchestration import RunConfig, run
 from bench.results import load_result, result_path
-from bench.runner import RunConfig, run
 from tests.conftest import TINY
 from tests.test_resume import comparable, records, store_files
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.orchestration import STORE_DIR, RunConfig, run
 from bench.results import result_path
-from bench.runner import STORE_DIR, RunConfig, run
 from tests.conftest import TINY
 
 # Long enough steps (about 2 s each) that a kill lands inside a step, not between units.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError, ScenarioError
-from bench.runner import RunConfig, run
+from bench.orchestration import RunConfig, run
 from bench.scenarios import Budget, StepSpec, load_scenario_file, scenario_from_dict
 from bench.scenarios.loader import _TOP_KEYS
 
