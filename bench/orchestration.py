@@ -175,6 +175,7 @@ class UnitJob:
         return result_path(self.out_dir, self.spec.name, self.method, self.seed)
 
 
+# A worker's datasets, loaded by its first unit and kept for the next ones.
 _DATASETS: dict[str, tuple[ImageDataset, ImageDataset | None]] = {}
 
 
@@ -196,7 +197,9 @@ def run_job(job: UnitJob, plugins: Plugins | None = None,
         plugins = plugins or load_plugins()
         if datasets is None:
             where = json.dumps([job.spec.dataset, job.spec.dataset_options,
-                                job.spec.evaluation_dataset, str(job.data_root)], default=str)
+                                job.spec.evaluation_dataset,
+                                job.spec.evaluation_dataset_options, str(job.data_root)],
+                               default=str)
             if where not in _DATASETS:
                 dataset = load_dataset(job.spec, plugins, job.data_root, job.download)
                 _DATASETS[where] = (dataset, load_evaluation_dataset(
