@@ -82,11 +82,12 @@ def fit(
         optimizer, lambda it: lr_factor(budget.schedule, it, total, warmup))
     iteration = 0
     with tqdm(total=total, desc=label, unit="batch", leave=False, disable=progress_disabled(),
-              mininterval=1.0) as bar, mixed_precision(device):
+              mininterval=1.0) as bar:
         for epoch in range(budget.epochs):
             for batch in iterate_batches(data, budget.batch_size, normalize, device, generator,
                                          augment=budget.augment, flip=budget.flip):
-                loss = loss_fn(batch)
+                with mixed_precision(device):  # the forward pass only, as torch advises
+                    loss = loss_fn(batch)
                 if not torch.isfinite(loss):
                     raise DivergenceError(
                         f"{label} diverged: the loss is {loss.item()} at epoch {epoch + 1}/"
