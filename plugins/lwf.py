@@ -56,10 +56,9 @@ class LwF(bench.Method):
         def loss_fn(batch: bench.Batch) -> torch.Tensor:
             out = model(batch.x)
             with torch.no_grad():
-                old_features = old(batch.x).features
-                teacher = head(old_features)
-            student = head(match_dim(out.features, old_features.shape[1]))
-            return step.base_loss(out, batch.y) + weight * distillation(student, teacher,
+                teacher = old(batch.x)  # its logits are h_old(φ_old(x))
+            student = head(match_dim(out.features, teacher.features.shape[1]))
+            return step.base_loss(out, batch.y) + weight * distillation(student, teacher.logits,
                                                                         temperature)
 
         return step.fit(model, loss_fn)
