@@ -25,13 +25,14 @@ from bench.metrics import (
 )
 from bench.versions import distribution_version
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class ResultError(BenchError):
     """A result file that cannot be read."""
 
-READABLE_VERSIONS = (1, 2, 3)  # 1: before backfilling curves; 2: before growing gallery
+# 1: before backfilling curves; 2: before growing gallery; 3: before gallery transformations
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 @dataclass
@@ -39,7 +40,10 @@ class RunResult:
     """Everything one unit produced; `matrices[metric][i][j]` is None where undefined.
 
     `backfilling` holds, per upgrade, the backfilling curves of each order policy;
-    `growing_gallery`, per step, the scores of the growing-gallery protocol (else empty).
+    `growing_gallery`, per step, the scores of the growing-gallery protocol (else empty);
+    `gallery_transform`, for methods that transform the stored gallery instead of encoding
+    compatible features (FCT), its cost: side-information bytes per stored item and, per
+    upgrade, the gallery items transformed (else empty).
     """
 
     scenario: str
@@ -57,6 +61,7 @@ class RunResult:
     metrics: dict[str, float | None] = field(default_factory=dict)
     backfilling: list[dict[str, Any]] = field(default_factory=list)
     growing_gallery: list[dict[str, Any]] = field(default_factory=list)
+    gallery_transform: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     unit_key: str = ""
@@ -81,7 +86,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "scenario": str, "method": str, "seed": int, "preset": str, "status": str,
     "method_version": str, "params": dict, "overrides": dict, "scenario_spec": dict,
     "class_order": list, "steps": list, "matrices": dict, "metrics": dict, "backfilling": list,
-    "growing_gallery": list, "error": (str, type(None)), "provenance": dict, "unit_key": str,
+    "growing_gallery": list, "gallery_transform": dict, "error": (str, type(None)), "provenance": dict, "unit_key": str,
     "schema_version": int,
 }
 _REQUIRED = ("scenario", "method", "seed", "preset", "status", "schema_version")

@@ -18,6 +18,7 @@ from bench.data.augment import Normalizer
 from bench.errors import BenchError
 from bench.evaluation import Memo, compatibility_cells, compute_now, extract_features, matrices
 from bench.evaluation.growing import GrowingGallery, arrivals
+from bench.evaluation.transform import upgraded_galleries
 from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
 from bench.memory import select_exemplars
 from bench.method import Method
@@ -141,6 +142,7 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
     (and each newly trained one is stored), so an interrupted unit resumes where it stopped.
     """
     plan = plan or plan_classes(spec, dataset.num_classes, seed)
+    companions = Companions(spec, dataset, seed, preset, device, plan, store)
     train_all = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
     normalize = Normalizer(dataset.mean, dataset.std)
     budget = spec.budget(preset)
@@ -157,7 +159,7 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
                     previous=tuple(previous), device=device,
                     generator=torch.Generator().manual_seed(step_seed),
                     in_channels=dataset.image_shape[0], normalize=normalize,
-                    method_name=method.name, memory=memory)
+                    method_name=method.name, memory=memory, _companion_source=companions.model)
         base = step_base_key(step, method, seed, key) if store else ""
         restored = restore_step(store, base, step, method) if store else None
         if restored:
@@ -177,6 +179,37 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
         if step_spec.memory_per_class:
             memory = remember(memory, step, model, seed)
         yield TrainedStep(step, model, train_time, key, reused=restored is not None)
+
+
+class Companions:
+    """Other methods' models of the same (scenario, seed), trained step by step on demand
+    through `train_steps` (so from the store when their own unit has trained them), for
+    `Step.companion`. The global random state is saved and restored around each, so whether
+    a companion is restored or trained does not change the asking method's training. It keeps
+    no evaluation images (a step reaches it, and a step must not reach them)."""
+
+    def __init__(self, spec: ScenarioSpec, dataset: ImageDataset, seed: int, preset: str,
+                 device: torch.device, plan: ClassPlan, store: ArtifactStore | None) -> None:
+        training_only = replace(dataset, test_x=torch.empty((0, *dataset.image_shape),
+                                                            dtype=torch.uint8),
+                                test_y=torch.empty(0, dtype=torch.long))
+        self.args = (spec, training_only, seed, preset, device, plan, store)
+        self.runs: dict[str, tuple[Iterator[TrainedStep], list[Model]]] = {}
+
+    def model(self, method_cls: type[Method], params: Mapping[str, Any] | None,
+              index: int) -> Model:
+        spec, dataset, seed, preset, device, plan, store = self.args
+        resolved = method_cls.resolve_params(preset, params or {})
+        name = content_key({"method": method_cls.name, "params": resolved})
+        if name not in self.runs:
+            method = method_cls(resolved)
+            self.runs[name] = (train_steps(spec, dataset, method, seed, preset, device, plan,
+                                           store), [])
+        steps, models = self.runs[name]
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            while len(models) < index:
+                models.append(next(steps).model)
+        return models[index - 1]
 
 
 def remember(memory: TrainData | None, step: Step, model: Model, seed: int) -> TrainData:
@@ -204,6 +237,8 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
         growing = GrowingGallery(arrivals(train_all, plan.new, spec.gallery_per_class, seed))
     features: list[np.ndarray] = []
     feature_keys: list[str] = []
+    models: list[Model] = []
+    side_infos: list[np.ndarray | None] = []
     unit = f"[{spec.name}] {method.name} seed {seed}"
     for done in train_steps(spec, dataset, method, seed, preset, device, plan, store):
         step = done.step
@@ -213,11 +248,19 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
                   ) -> np.ndarray:
             return extract_features(model, eval_set.x, normalize, device)
 
+        def side_info(model: Model = done.model, normalize: Normalizer = step.normalize,
+                      ) -> np.ndarray:
+            return extract_features(model, eval_set.x, normalize, device, side_info=True)
+
         if store:
             feature_keys.append(content_key({"model": done.key, "eval": eval_key}))
             features.append(store.cached_array(feature_keys[-1], "features.npy", embed))
         else:
             features.append(embed())
+        models.append(done.model)
+        side_infos.append(None if not done.model.side_info_dim else
+                          store.cached_array(feature_keys[-1], "side_info.npy", side_info)
+                          if store else side_info())
         if growing:
             result.growing_gallery.append(growing.score(step, done.model, features[-1], labels))
         embed_time = time.perf_counter() - start
@@ -234,10 +277,15 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
             f"{len(step.seen_classes)} classes, {how}")
     start = time.perf_counter()
     memo = cell_memo(store, feature_keys, eval_key, seed) if store else compute_now
-    C = matrices(compatibility_cells(features, labels, memo), spec.num_steps)
-    pairwise = pairwise_matrices(features, labels, seed, memo=memo)
+    gallery = None
+    if any(m.transforms_gallery for m in models):
+        gallery, result.gallery_transform = upgraded_galleries(models, features, side_infos,
+                                                               device)
+    C = matrices(compatibility_cells(features, labels, memo, gallery), spec.num_steps)
+    pairwise = pairwise_matrices(features, labels, seed, memo=memo, gallery=gallery)
     result.backfilling = backfilling_curves(features, labels, seed,
-                                            {**POLICIES, **method.backfill_policies}, memo)
+                                            {**POLICIES, **method.backfill_policies}, memo,
+                                            gallery)
     result.matrices = {metric: to_nested(m) for metric, m in {**C, **pairwise}.items()}
     result.metrics = derived_metrics(C) | upgrade_metrics(pairwise, result.backfilling)
     if growing:

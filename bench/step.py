@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from bench import training
 from bench.data.augment import Normalizer
 from bench.data.loader import Batch, TrainData, iterate_batches
+from bench.errors import BenchError
 from bench.models import (
     BASE_LOSSES,
     COSINE_LOSSES,
@@ -22,6 +24,11 @@ from bench.models import (
     build_backbone,
 )
 from bench.scenarios import Budget, StepSpec
+
+if TYPE_CHECKING:
+    from bench.method import Method
+
+CompanionSource = Callable[["type[Method]", "Mapping[str, Any] | None", int], Model]
 
 
 @dataclass
@@ -39,6 +46,7 @@ class Step:
         previous: frozen (eval, no grad) models of steps 1..t-1.
         memory: replay exemplars when the scenario keeps them, else None.
         device: where to train.  generator: seeded randomness for this (method, seed, step).
+        companion(...): another method's model of this step (see its docstring).
     """
 
     index: int
@@ -59,6 +67,9 @@ class Step:
     logs: dict[str, Any] = field(default_factory=dict)
     fit_calls: int = 0
     scenario_reads: dict[str, int] = field(default_factory=dict)
+    _companion_source: CompanionSource | None = None
+    _companion_calls: int = 0
+    _companion_optimizer_steps: int = 0
 
     # `total` and `capacity` describe the whole scenario, not the steps so far. A method that
     # reads them gets a model that depends on them; recording the read lets the artifact store
@@ -93,6 +104,27 @@ class Step:
             classifier = head(dim, n) if n > 0 else None
         model = EmbeddingModel(backbone, backbone_dim, dim, classifier)
         return model.to(self.device, memory_format=torch.channels_last)
+
+    def companion(self, method: type[Method], params: Mapping[str, Any] | None = None) -> Model:
+        """The frozen model that `method` (with `params` over its preset's) trains at this step
+        of this scenario with this seed, e.g. BT²'s independently trained new model.
+
+        It is the very model that `method`'s own unit trains: with an artifact store it is
+        restored when that unit (or another companion request) has already trained it, and
+        stored when trained here, so it is trained once per (scenario, seed). Its training is
+        charged to its own unit's budget: the optimiser steps it makes here are counted apart,
+        in `_companion_optimizer_steps`.
+        """
+        if self._companion_source is None:
+            raise BenchError(f"{self.label}: this step was built without companion models")
+        self._companion_calls += 1
+        steps = [0]
+        hook = register_optimizer_step_post_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
+        try:
+            return self._companion_source(method, params, self.index)
+        finally:
+            hook.remove()
+            self._companion_optimizer_steps += steps[0]
 
     def base_loss(self, out: Output, y: torch.Tensor) -> torch.Tensor:
         """The scenario's base loss for this step (softmax cross-entropy unless it says else)."""

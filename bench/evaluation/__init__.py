@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from bench.data.augment import Normalizer
+from bench.evaluation.transform import GalleryView, stored_gallery
 from bench.data.loader import TrainData, iterate_batches
 from bench.metrics import METRICS, retrieval_metrics
 from bench.models import Model
@@ -17,12 +18,14 @@ from bench.training import mixed_precision
 
 @torch.no_grad()
 def extract_features(model: Model, images: torch.Tensor, normalize: Normalizer,
-                     device: torch.device, batch_size: int = 1024) -> np.ndarray:
-    """Features (float32, N×d, not normalised) of uint8 `images`, in order, in eval mode."""
+                     device: torch.device, batch_size: int = 1024, *,
+                     side_info: bool = False) -> np.ndarray:
+    """Features (float32, N×d, not normalised) of uint8 `images`, in order, in eval mode; with
+    `side_info`, the side-information the model stores beside each item instead."""
     model.eval()
     data = TrainData(images, torch.zeros(len(images), dtype=torch.long))
     with mixed_precision(device):
-        feats = [model(b.x).features.float().cpu()
+        feats = [(model.encode_side_info(b.x) if side_info else model(b.x).features).float().cpu()
                  for b in iterate_batches(data, batch_size, normalize, device)]
     return torch.cat(feats).numpy()
 
@@ -38,13 +41,17 @@ def compute_now(kind: str, models: tuple[int, ...], compute: Callable[[], Any]) 
 
 
 def compatibility_cells(features: list[np.ndarray], labels: np.ndarray,
-                        memo: Memo = compute_now) -> dict[tuple[int, int], dict[str, float]]:
+                        memo: Memo = compute_now, gallery: GalleryView | None = None,
+                        ) -> dict[tuple[int, int], dict[str, float]]:
     """Leave-one-out retrieval for every (query model i, gallery model j ≤ i) cell.
 
-    `features[j]` is the evaluation set embedded by model j, computed once and never recomputed.
+    `features[j]` is the evaluation set embedded by model j, computed once and never recomputed;
+    `gallery(i, j)`, the gallery model j stored as model i searches it (default: as stored).
     """
+    gallery = gallery or stored_gallery(features)
+
     def cell(i: int, j: int) -> dict[str, float]:
-        return retrieval_metrics(features[i], labels, features[j], labels, exclude_self=True)
+        return retrieval_metrics(features[i], labels, gallery(i, j), labels, exclude_self=True)
 
     return {(i, j): memo("retrieval", (i, j), lambda i=i, j=j: cell(i, j))
             for i in range(len(features)) for j in range(i + 1)}

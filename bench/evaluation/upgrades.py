@@ -9,21 +9,25 @@ from typing import Any
 import numpy as np
 
 from bench.evaluation import Memo, compute_now
+from bench.evaluation.transform import GalleryView, stored_gallery
 from bench.metrics import backfill_curve, pairwise_compatibility
 from bench.metrics.backfilling import OrderPolicy
 
 
 def pairwise_matrices(features: list[np.ndarray], labels: np.ndarray, seed: int,
                       max_pairs: int = 10_000_000, memo: Memo = compute_now,
-                      ) -> dict[str, np.ndarray]:
+                      gallery: GalleryView | None = None) -> dict[str, np.ndarray]:
     """T×T matrices (row = new model i, column = old model j < i, NaN elsewhere) of the rates of
-    the same-class and the different-class inequality, on the evaluation set (leave-one-out)."""
+    the same-class and the different-class inequality, on the evaluation set (leave-one-out);
+    new queries search `gallery(i, j)` (default: model j's features as stored)."""
     T = len(features)
     same, different = np.full((T, T), np.nan), np.full((T, T), np.nan)
+    gallery = gallery or stored_gallery(features)
 
     def rates(i: int, j: int) -> list[float]:
         r = pairwise_compatibility(features[i], features[j], features[j], labels, labels,
-                                   exclude_self=True, seed=seed, max_pairs=max_pairs)
+                                   exclude_self=True, seed=seed, max_pairs=max_pairs,
+                                   searched_g=gallery(i, j))
         return [r.same_class.value, r.different_class.value]
 
     for i in range(T):
@@ -35,18 +39,22 @@ def pairwise_matrices(features: list[np.ndarray], labels: np.ndarray, seed: int,
 
 def backfilling_curves(features: list[np.ndarray], labels: np.ndarray, seed: int,
                        policies: Mapping[str, OrderPolicy], memo: Memo = compute_now,
-                       ) -> list[dict[str, Any]]:
+                       gallery: GalleryView | None = None) -> list[dict[str, Any]]:
     """For each upgrade t−1 → t: the gallery stored by model t−1 re-encoded by model t in each
-    policy's order, top-1 and negative flips of model t's queries along the way."""
-    def curves(old: np.ndarray, new: np.ndarray) -> list[dict[str, Any]]:
+    policy's order, top-1 and negative flips of model t's queries along the way (items not yet
+    re-encoded are searched as `gallery(t, t−1)`, default as stored)."""
+    gallery = gallery or stored_gallery(features)
+
+    def curves(t: int) -> list[dict[str, Any]]:
+        old, new = features[t - 1], features[t]
         return [backfill_curve(new, old, new, old, labels, labels, policy(old, labels, seed),
-                               policy=name, exclude_self=True).to_dict()
+                               policy=name, exclude_self=True,
+                               searched_g=gallery(t, t - 1)).to_dict()
                 for name, policy in policies.items()]
 
     kind = "backfilling-" + ",".join(policies)
     return [{"old_model": t, "new_model": t + 1,
-             "curves": memo(kind, (t - 1, t),
-                            lambda t=t: curves(features[t - 1], features[t]))}
+             "curves": memo(kind, (t - 1, t), lambda t=t: curves(t))}
             for t in range(1, len(features))]
 
 

@@ -90,21 +90,24 @@ def backfill_curve(
     fractions: Sequence[float] = FRACTIONS,
     exclude_self: bool = False,
     chunk: int = 1024,
+    searched_g: ArrayLike | None = None,
 ) -> BackfillCurve:
     """top-1 of new queries against the gallery backfilled in `order`, at each fraction.
 
     Each comparison uses the first min(d_q, d_g) dimensions of the two features involved, so
     old and new gallery items of different dimension mix correctly. `old_q` serves only the
-    negative flips (the old system's own answers).
+    negative flips (the old system's own answers). `searched_g`: the not yet backfilled
+    gallery as new queries search it, when that is not `old_g` (a transformed gallery).
     """
     yq, yg = np.asarray(labels_q).ravel(), np.asarray(labels_g).ravel()
     order = np.asarray(order)
     if sorted(order.tolist()) != list(range(len(yg))):
         raise ValueError("order must be a permutation of the gallery indices")
     d_new = min(np.shape(new_q)[1], np.shape(new_g)[1])
-    d_old = min(np.shape(new_q)[1], np.shape(old_g)[1])
+    searched_g = old_g if searched_g is None else searched_g
+    d_old = min(np.shape(new_q)[1], np.shape(searched_g)[1])
     q_new, g_new = prepare(new_q, d_new), prepare(new_g, d_new)
-    q_cross, g_old = prepare(new_q, d_old), prepare(old_g, d_old)
+    q_cross, g_cross = prepare(new_q, d_old), prepare(searched_g, d_old)
     old_correct = top1_correct(old_q, yq, old_g, yg, exclude_self=exclude_self)
     # rank[i] = position of gallery item i in the backfilling order.
     rank = np.empty(len(order), dtype=np.int64)
@@ -113,7 +116,7 @@ def backfill_curve(
     correct = np.zeros((len(fractions), len(yq)), dtype=bool)
     for start in range(0, len(yq), chunk):
         rows = slice(start, start + chunk)
-        s_new, s_old = q_new[rows] @ g_new.T, q_cross[rows] @ g_old.T
+        s_new, s_old = q_new[rows] @ g_new.T, q_cross[rows] @ g_cross.T
         if exclude_self:
             index = np.arange(start, start + len(s_new))
             s_new[np.arange(len(index)), index] = -np.inf

@@ -68,6 +68,7 @@ def pairwise_compatibility(
     seed: int = 0,
     confidence: float = 0.95,
     chunk: int = 1024,
+    searched_g: ArrayLike | None = None,
 ) -> PairwiseCompatibility:
     """Fractions of (query, gallery) pairs meeting each inequality of the formal criterion.
 
@@ -75,11 +76,13 @@ def pairwise_compatibility(
     the old model. New and old features of different dimension are compared on their first
     min(d_new, d_old) dimensions. `exclude_self=True` (query set = gallery set) leaves out
     the pairs of an image with itself. Exact over all pairs when there are at most `max_pairs`,
-    else `samples` pairs of each kind drawn uniformly with `seed`.
+    else `samples` pairs of each kind drawn uniformly with `seed`. `searched_g`: the old
+    gallery as the new model searches it, when that is not `old_g` (a transformed gallery).
     """
     yq, yg = np.asarray(labels_q).ravel(), np.asarray(labels_g).ravel()
-    dim = min(np.shape(new_q)[1], np.shape(old_g)[1])
-    qn, g_cross = prepare(new_q, dim), prepare(old_g, dim)
+    searched_g = old_g if searched_g is None else searched_g
+    dim = min(np.shape(new_q)[1], np.shape(searched_g)[1])
+    qn, g_cross = prepare(new_q, dim), prepare(searched_g, dim)
     qo, g_old = prepare(old_q), prepare(old_g)
     if not (len(qn) == len(qo) == len(yq)) or len(g_old) != len(yg):
         raise ValueError("new_q, old_q and labels_q need one row per query; old_g and labels_g "

@@ -21,12 +21,30 @@ class Model(nn.Module):
 
     Subclasses implement `forward(x) -> Output` and set `feature_dim`. The harness embeds the
     evaluation images with `forward(...).features`, L2-normalises them and compares them by cosine.
+
+    A forward-compatible model (FCT) also sets `side_info_dim` > 0 and implements
+    `encode_side_info`: the harness stores those values with every gallery item the model
+    encodes. With `transforms_gallery = True` it implements `upgrade_gallery`: the harness then
+    moves the previous model's stored gallery into this model's space from the stored features
+    and side-information alone, never from the images.
     """
 
     feature_dim: int
+    side_info_dim: int = 0
+    transforms_gallery: bool = False
 
     def forward(self, x: torch.Tensor) -> Output:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def encode_side_info(self, x: torch.Tensor) -> torch.Tensor:
+        """B×`side_info_dim` values stored beside each gallery item this model encodes."""
+        raise NotImplementedError(f"{type(self).__name__} stores no side-information")
+
+    def upgrade_gallery(self, features: torch.Tensor,
+                        side_info: torch.Tensor | None) -> torch.Tensor:
+        """The previous model's stored gallery `features` (N×d_old, as stored, with their
+        `side_info`) mapped into this model's feature space (N×`feature_dim`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not transform galleries")
 
 
 class EmbeddingModel(Model):

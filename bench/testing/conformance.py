@@ -8,7 +8,9 @@ CPU) through the harness's own step builder and checks that
 - **deterministic**: the same seed gives the same features;
 - **no-evaluation-data**: nothing reachable from a step or a returned model holds the
   evaluation split (a view of it or a copy of its images);
-- **budget**: training went through `step.fit`, with at most the budget's optimiser steps;
+- **budget**: training went through `step.fit` (or the model is another method's, from
+  `step.companion`), with at most the budget's optimiser steps (a companion's own training
+  is charged to its own unit);
 - **previous-unchanged**: a step leaves the earlier models bit-identical and frozen.
 """
 
@@ -216,13 +218,15 @@ def _filled(cell: types.CellType) -> bool:
 def _budget(run: _Run) -> Check:
     for r in run.steps:
         allowed = iterations(len(r.step.training_data()), r.step.budget)
-        if r.step.fit_calls < 1:
+        own_steps = r.optimizer_steps - r.step._companion_optimizer_steps
+        if r.step.fit_calls < 1 and r.step._companion_calls < 1:
             return Check("budget", False, f"step {r.step.index} did not train through "
                          f"step.fit, which applies the scenario's budget")
-        if r.optimizer_steps > allowed:
-            return Check("budget", False, f"step {r.step.index} made {r.optimizer_steps} "
+        if own_steps > allowed:
+            return Check("budget", False, f"step {r.step.index} made {own_steps} "
                          f"optimiser steps; the budget allows {allowed} ({r.step.budget.epochs} "
                          f"epochs of batches of {r.step.budget.batch_size} over "
                          f"{len(r.step.training_data())} images)")
-    return Check("budget", True, ", ".join(str(r.optimizer_steps) for r in run.steps)
-                 + " optimiser steps")
+    return Check("budget", True, ", ".join(
+        str(r.optimizer_steps - r.step._companion_optimizer_steps) for r in run.steps)
+        + " optimiser steps")

@@ -1,0 +1,55 @@
+"""Forward-compatible upgrades (FCT): the stored gallery moved into a new model's space by that
+model's transformation of the stored features and side-information, never by re-encoding images."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.models import Model
+
+GalleryView = Callable[[int, int], np.ndarray]
+"""`view(i, j)`: the evaluation set as model j stored it, as query model i searches it."""
+
+
+def stored_gallery(features: Sequence[np.ndarray]) -> GalleryView:
+    """The view without transformations: model i searches model j's features as stored."""
+    return lambda i, j: features[j]
+
+
+@torch.no_grad()
+def upgraded_galleries(models: Sequence[Model], features: Sequence[np.ndarray],
+                       side_info: Sequence[np.ndarray | None], device: torch.device,
+                       ) -> tuple[GalleryView, dict[str, Any]]:
+    """The gallery stored by each model j, upgraded by every later model that transforms
+    galleries (in turn: j+1, then j+2, …), and what the upgrades cost.
+
+    The cost is that of a deployment: at upgrade t−1 → t the stored gallery (N items) is
+    transformed once; side-information is stored with every item from the start.
+    """
+    views: dict[tuple[int, int], np.ndarray] = {}
+    upgrades = []
+    for j in range(len(features)):
+        current = features[j]
+        for i in range(j + 1, len(features)):
+            if models[i].transforms_gallery:
+                start = time.perf_counter()
+                side = side_info[j]
+                moved = models[i].upgrade_gallery(
+                    torch.from_numpy(current).to(device),
+                    None if side is None else torch.from_numpy(side).to(device))
+                current = moved.float().cpu().numpy()
+                if i == j + 1:
+                    upgrades.append({"old_model": j + 1, "new_model": i + 1,
+                                     "transformed_items": len(current),
+                                     "time_s": round(time.perf_counter() - start, 4)})
+            views[(i, j)] = current
+    side_bytes = max((s.shape[1] * s.dtype.itemsize for s in side_info if s is not None),
+                     default=0)
+    cost = {"side_info_bytes_per_item": side_bytes, "upgrades": upgrades,
+            "transformed_items": sum(u["transformed_items"] for u in upgrades)}
+    return (lambda i, j: features[j] if i == j else views[(i, j)]), cost
