@@ -86,8 +86,8 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "scenario": str, "method": str, "seed": int, "preset": str, "status": str,
     "method_version": str, "params": dict, "overrides": dict, "scenario_spec": dict,
     "class_order": list, "steps": list, "matrices": dict, "metrics": dict, "backfilling": list,
-    "growing_gallery": list, "gallery_transform": dict, "error": (str, type(None)), "provenance": dict, "unit_key": str,
-    "schema_version": int,
+    "growing_gallery": list, "gallery_transform": dict, "error": (str, type(None)),
+    "provenance": dict, "unit_key": str, "schema_version": int,
 }
 _REQUIRED = ("scenario", "method", "seed", "preset", "status", "schema_version")
 

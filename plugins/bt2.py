@@ -84,9 +84,10 @@ class BT2(bench.Method):
             + λ3 · (1 − cos(bct_feature, φ_old(x)))       φ_old: the previous step's model
 
     on the `BT2Model` network, with P the per-class means of the L2-normalised old features of
-    the step's training data (a zero row for a class without data). φ_ind is the `independent` method's model of
-    the same step and seed (`step.companion`): trained once and shared with the `independent`
-    unit through the store. The first step has no old model; its model is φ_ind itself.
+    the step's training data (a zero row for a class without data). φ_ind is the `independent`
+    method's model of the same step and seed (`step.companion`): trained once and shared with
+    the `independent` unit through the store. The first step has no old model; its model is
+    φ_ind itself.
 
     Defaults (BT-2's cifar100_transfer.yaml): λ1 = 1, λ2 = 10, λ3 = 5, C = 2, 32 extra
     dimensions. Deviations: old and independent features are computed on the same augmented

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from bench.data.augment import Normalizer
-from bench.evaluation.transform import GalleryView, stored_gallery
 from bench.data.loader import TrainData, iterate_batches
+from bench.evaluation.transform import GalleryView, stored_gallery
 from bench.metrics import METRICS, retrieval_metrics
 from bench.models import Model
 from bench.training import mixed_precision
