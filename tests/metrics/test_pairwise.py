@@ -11,14 +11,15 @@ def _unit(x):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def brute_force(new_q, old_q, old_g, yq, yg, exclude_self):
-    d = min(new_q.shape[1], old_g.shape[1])
+def brute_force(new_q, old_q, old_g, yq, yg, exclude_self, searched_g=None):
+    searched_g = old_g if searched_g is None else searched_g
+    d = min(new_q.shape[1], searched_g.shape[1])
     counts = {True: [0, 0], False: [0, 0]}
     for u in range(len(new_q)):
         for v in range(len(old_g)):
             if exclude_self and u == v:
                 continue
-            d_new = 1 - _unit(new_q[u:u + 1, :d])[0] @ _unit(old_g[v:v + 1, :d])[0]
+            d_new = 1 - _unit(new_q[u:u + 1, :d])[0] @ _unit(searched_g[v:v + 1, :d])[0]
             d_old = 1 - _unit(old_q[u:u + 1])[0] @ _unit(old_g[v:v + 1])[0]
             same = yq[u] == yg[v]
             counts[same][0] += bool(d_new <= d_old + 1e-7) if same else bool(d_new >= d_old - 1e-7)
@@ -41,6 +42,21 @@ def test_exact_rates_match_brute_force(exclude_self, new_dim):
     assert result.different_class.value == pytest.approx(different)
     assert result.same_class.pairs == counts[True][1]
     assert result.different_class.pairs == counts[False][1]
+
+
+def test_new_queries_search_the_transformed_gallery_when_given():
+    """Under a gallery transformation (FCT) new queries search the transformed old gallery;
+    the old model's own distances stay on the stored one."""
+    rng = np.random.default_rng(3)
+    n = 40
+    old, new, moved = (rng.normal(size=(n, d)) for d in (8, 6, 6))
+    y = rng.integers(0, 4, n)
+    result = pairwise_compatibility(new, old, old, y, y, exclude_self=True, searched_g=moved)
+    same, different, _ = brute_force(new, old, old, y, y, True, searched_g=moved)
+    assert (result.same_class.value, result.different_class.value) == pytest.approx(
+        (same, different))
+    assert result.same_class.value != pytest.approx(
+        pairwise_compatibility(new, old, old, y, y, exclude_self=True).same_class.value)
 
 
 def test_identical_models_satisfy_both_inequalities_exactly():
