@@ -13,7 +13,8 @@ from bench.results import RunResult
 from bench.scenarios import ScenarioSpec
 
 UPGRADE_COLUMNS = [("pairwise-same", "pair same"), ("pairwise-different", "pair diff"),
-                   ("backfill_auc_random", "backfill AUC"), ("negative_flips", "neg. flips")]
+                   ("backfill_auc_random", "backfill AUC"), ("negative_flips", "neg. flips"),
+                   ("side_info_bytes", "side-info B/item")]
 COLUMNS = {
     "multistep": [("AC", "AC"), ("AM", "AM top-1"), ("BC", "BC"), ("FC", "FC"),
                   ("final_top1", "final top-1"), ("final_mAP", "final mAP")] + UPGRADE_COLUMNS,
@@ -30,7 +31,9 @@ def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
     """One row per ok result with its metrics, plus the update gain for two-step scenarios
     (against the `independent` result of the same seed, the backfilling paragon)."""
     rows = [{"method": r.method, "seed": r.seed, "train_time_s":
-             sum(s["train_time_s"] for s in r.steps), **r.metrics}
+             sum(s["train_time_s"] for s in r.steps), **r.metrics,
+             # what a gallery-transforming method stores beside each gallery item
+             "side_info_bytes": r.gallery_transform.get("side_info_bytes_per_item", np.nan)}
             for r in results if r.status == "ok"]
     frame = pd.DataFrame(rows)
     if frame.empty or "cross_top1" not in frame:
@@ -91,6 +94,8 @@ def _cell(row: pd.Series, column: str) -> str:
     mean = row.get(column, np.nan)
     if pd.isna(mean):
         return "—"
+    if column == "side_info_bytes":
+        return f"{mean:.0f}"
     std = row.get(f"{column}_std", np.nan)
     return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
 
