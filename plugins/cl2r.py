@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import match_dim, warm_start
+from bench.models import match_dim
 from plugins.cores import CoReS
 
 
@@ -51,12 +51,9 @@ class CL2R(CoReS):
     defaults = {"distillation_base": 5.0}
 
     def train(self, step: bench.Step) -> bench.Model:
-        classifier = self.simplex(step)
-        model = step.new_model(embedding_dim=classifier.weight.shape[1], classifier=classifier)
-        if not step.previous:
-            return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
-        old = step.previous[-1]
-        step.log(warm_started_tensors=warm_start(model, old))
+        model, old = self.continued_model(step)
+        if old is None:
+            return self.fit_on_simplex(step, model)
         n_old = len(step.old_classes)
         lam = distillation_weight(self.params["distillation_base"], len(step.new_classes), n_old)
         step.log(distillation_weight=lam)

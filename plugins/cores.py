@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import FixedClassifier, d_simplex
+from bench.models import FixedClassifier, d_simplex, warm_start
 
 
 class CoReS(bench.Method):
@@ -45,10 +45,27 @@ class CoReS(bench.Method):
             self.prototypes = d_simplex(step.capacity)
         return FixedClassifier(self.prototypes)
 
+    def continued_model(self, step: bench.Step) -> tuple[bench.Model, bench.Model | None]:
+        """For the methods that continue task after task on the simplex (HOC, CL2R): a model
+        on the shared simplex with the previous model's weights copied in, and that previous
+        model (None at the first step, where the model starts fresh)."""
+        classifier = self.simplex(step)
+        model = step.new_model(embedding_dim=classifier.weight.shape[1], classifier=classifier)
+        if not step.previous:
+            return model, None
+        old = step.previous[-1]
+        step.log(warm_started_tensors=warm_start(model, old))
+        return model, old
+
+    @staticmethod
+    def fit_on_simplex(step: bench.Step, model: bench.Model) -> bench.Model:
+        """Train with plain cross-entropy over the K simplex prototypes."""
+        return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
+
     def train(self, step: bench.Step) -> bench.Model:
         classifier = self.simplex(step)
         model = step.new_model(embedding_dim=step.capacity - 1, classifier=classifier)
-        return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
+        return self.fit_on_simplex(step, model)
 
 
 @bench.hookimpl

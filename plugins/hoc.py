@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import match_dim, warm_start
+from bench.models import match_dim
 from plugins.cores import CoReS
 
 
@@ -52,12 +52,9 @@ class HOC(CoReS):
     defaults = {"ce_weight": 0.1, "mu": 10.0}
 
     def train(self, step: bench.Step) -> bench.Model:
-        classifier = self.simplex(step)
-        model = step.new_model(embedding_dim=classifier.weight.shape[1], classifier=classifier)
-        if not step.previous:
-            return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
-        old = step.previous[-1]
-        step.log(warm_started_tensors=warm_start(model, old))
+        model, old = self.continued_model(step)
+        if old is None:
+            return self.fit_on_simplex(step, model)
         lam, mu = self.params["ce_weight"], self.params["mu"]
 
         def loss_fn(batch: bench.Batch) -> torch.Tensor:

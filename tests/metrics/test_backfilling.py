@@ -27,41 +27,29 @@ def brute_top1(new_q, new_g, old_g, yq, yg, backfilled, exclude_self):
     return np.array(correct)
 
 
+@pytest.mark.parametrize("transformed", [False, True])
 @pytest.mark.parametrize("old_dim", [6, 10])
-def test_curve_matches_brute_force(old_dim):
+def test_curve_matches_brute_force(old_dim, transformed):
+    """`transformed`: under a gallery transformation (FCT) new queries search the transformed
+    old gallery until an item is re-encoded; the negative flips still compare with the old
+    system's answers on the stored gallery."""
     rng = np.random.default_rng(old_dim)
     n = 50
     y = rng.integers(0, 4, n)
     new, old = rng.normal(size=(n, 8)), rng.normal(size=(n, old_dim))
     order = rng.permutation(n)
-    curve = backfill_curve(new, old, new, old, y, y, order, exclude_self=True)
+    searched = rng.normal(size=(n, 8)) if transformed else old
+    curve = backfill_curve(new, old, new, old, y, y, order, exclude_self=True,
+                           searched_g=searched if transformed else None)
     old_correct = brute_top1(old, old, old, y, y, np.zeros(n, bool), True)
     for beta, top1, flips in zip(curve.fractions, curve.top1, curve.negative_flips, strict=True):
         backfilled = np.zeros(n, bool)
         backfilled[order[: int(np.floor(beta * n))]] = True
-        correct = brute_top1(new, new, old, y, y, backfilled, True)
+        correct = brute_top1(new, new, searched, y, y, backfilled, True)
         assert top1 == pytest.approx(correct.mean())
         assert flips == pytest.approx(np.mean(old_correct & ~correct))
     # β = 1 is the new model on its own gallery.
     assert curve.top1[-1] == pytest.approx(top1_correct(new, y, new, y, exclude_self=True).mean())
-
-
-def test_items_not_yet_backfilled_are_searched_as_transformed_when_given():
-    """FCT: new queries search the transformed old gallery until an item is re-encoded; the
-    negative flips still compare with the old system's answers on the stored gallery."""
-    rng = np.random.default_rng(7)
-    n = 40
-    y = rng.integers(0, 4, n)
-    new, old, moved = rng.normal(size=(n, 8)), rng.normal(size=(n, 6)), rng.normal(size=(n, 8))
-    order = rng.permutation(n)
-    curve = backfill_curve(new, old, new, old, y, y, order, exclude_self=True, searched_g=moved)
-    old_correct = brute_top1(old, old, old, y, y, np.zeros(n, bool), True)
-    for beta, top1, flips in zip(curve.fractions, curve.top1, curve.negative_flips, strict=True):
-        backfilled = np.zeros(n, bool)
-        backfilled[order[: int(np.floor(beta * n))]] = True
-        correct = brute_top1(new, new, moved, y, y, backfilled, True)
-        assert top1 == pytest.approx(correct.mean())
-        assert flips == pytest.approx(np.mean(old_correct & ~correct))
 
 
 def test_area_is_the_trapezoid_rule():
