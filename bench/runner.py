@@ -244,23 +244,22 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
         step = done.step
         start = time.perf_counter()
 
-        def embed(model: Model = done.model, normalize: Normalizer = step.normalize,
-                  ) -> np.ndarray:
-            return extract_features(model, eval_set.x, normalize, device)
+        key = content_key({"model": done.key, "eval": eval_key}) if store else ""
+        feature_keys.append(key)
 
-        def side_info(model: Model = done.model, normalize: Normalizer = step.normalize,
-                      ) -> np.ndarray:
-            return extract_features(model, eval_set.x, normalize, device, side_info=True)
+        def stored(name: str, side_info: bool = False, model: Model = done.model,
+                   normalize: Normalizer = step.normalize, key: str = key) -> np.ndarray:
+            """Model t's features (or side-information) of the evaluation set, from the
+            store when it holds them."""
+            def compute() -> np.ndarray:
+                return extract_features(model, eval_set.x, normalize, device,
+                                        side_info=side_info)
+            return store.cached_array(key, name, compute) if store else compute()
 
-        if store:
-            feature_keys.append(content_key({"model": done.key, "eval": eval_key}))
-            features.append(store.cached_array(feature_keys[-1], "features.npy", embed))
-        else:
-            features.append(embed())
+        features.append(stored("features.npy"))
         models.append(done.model)
-        side_infos.append(None if not done.model.side_info_dim else
-                          store.cached_array(feature_keys[-1], "side_info.npy", side_info)
-                          if store else side_info())
+        side_infos.append(stored("side_info.npy", side_info=True)
+                          if done.model.side_info_dim else None)
         if growing:
             result.growing_gallery.append(growing.score(step, done.model, features[-1], labels))
         embed_time = time.perf_counter() - start
