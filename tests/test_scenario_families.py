@@ -32,7 +32,7 @@ def shrink(spec):
 
 
 @pytest.fixture(scope="module")
-def family(plugins, fashion):
+def family(plugins, fashion, seed):
     """name → {method: RunResult} for the shrunk catalog scenario, trained once per module."""
     cache = {}
 
@@ -43,7 +43,7 @@ def family(plugins, fashion):
             cache[name] = {}
             for method in methods:
                 cls = plugins.methods.get(method)
-                result = run_unit(spec, fashion, cls, cls.resolve_params("quick", {}), 0,
+                result = run_unit(spec, fashion, cls, cls.resolve_params("quick", {}), seed,
                                   "quick", torch.device("cpu"), log=lambda _: None,
                                   evaluation=evaluation)
                 assert result.status == "ok", result.error
@@ -58,16 +58,17 @@ def cross_top1(result):
 
 
 @pytest.mark.parametrize("name", ["new-arch", "new-loss", "new-dim"])
-def test_two_model_families_train_and_l2_is_more_compatible_than_independent(name, family):
+def test_two_model_families_train_and_l2_is_more_compatible_than_independent(name, family,
+                                                                           margin):
     runs = family(name)
-    assert cross_top1(runs["l2"]) > cross_top1(runs["independent"]) + 0.05, {
-        m: cross_top1(r) for m, r in runs.items()}
+    margin.above("l2's new/old top-1 over independent's + 0.05", cross_top1(runs["l2"]),
+                 cross_top1(runs["independent"]) + 0.05)
 
 
-def trained_models(plugins, fashion_mnist, scenario, method):
+def trained_models(plugins, fashion_mnist, scenario, method, seed=0):
     spec = shrink(plugins.scenarios.get(scenario))
     method = plugins.methods.get(method)()
-    return list(train_steps(spec, fashion_mnist, method, 0, "quick", torch.device("cpu")))
+    return list(train_steps(spec, fashion_mnist, method, seed, "quick", torch.device("cpu")))
 
 
 def test_new_arch_upgrades_the_backbone(plugins, fashion_mnist):
@@ -90,14 +91,15 @@ def test_new_dim_changes_the_feature_dimension(family):
         assert [s["feature_dim"] for s in result.steps] == [64, 128]
 
 
-def test_replay_trains_on_new_classes_plus_a_fixed_memory(family):
+def test_replay_trains_on_new_classes_plus_a_fixed_memory(family, margin):
     result = family("multistep-replay")["independent"]
     per_class = round(6000 * FRACTION)
     for t, step in enumerate(result.steps, start=1):
         assert step["train_samples"] == 2 * per_class  # the new classes only
         assert step["memory_samples"] == 20 * 2 * (t - 1)
     replay = family("multistep-replay")
-    assert replay["l2"].metrics["AM"] > replay["independent"].metrics["AM"] - 0.05
+    margin.above("l2's AM over independent's - 0.05", replay["l2"].metrics["AM"],
+                 replay["independent"].metrics["AM"] - 0.05)
 
 
 def stale_gallery_cost(result):
@@ -106,7 +108,7 @@ def stale_gallery_cost(result):
     return float(np.mean([s["reindexed_top1"] - s["top1"] for s in result.growing_gallery[1:]]))
 
 
-def test_growing_gallery_grows_and_compatibility_pays_off(family):
+def test_growing_gallery_grows_and_compatibility_pays_off(family, margin):
     runs = family("growing-gallery")
     for result in runs.values():
         sizes = [s["gallery_size"] for s in result.growing_gallery]
@@ -114,13 +116,17 @@ def test_growing_gallery_grows_and_compatibility_pays_off(family):
         first = result.growing_gallery[0]
         assert first["top1"] == pytest.approx(first["reindexed_top1"])  # one model so far
     costs = {name: stale_gallery_cost(result) for name, result in runs.items()}
-    assert costs["independent"] > 0.1 and costs["l2"] < costs["independent"], costs
+    margin.above("independent's stale-gallery cost over 0.1", costs["independent"], 0.1)
+    margin.below("l2's stale-gallery cost below independent's", costs["l2"],
+                 costs["independent"])
 
 
-def test_transfer_retrieves_only_on_classes_no_model_saw(family):
+def test_transfer_retrieves_only_on_classes_no_model_saw(family, margin):
     result = family("transfer")["independent"]
     unseen = set(range(10)) - set(result.class_order)
     assert len(unseen) == 4
     assert result.metrics["eval_images"] == 4 * TEST_PER_CLASS
     assert result.steps[0]["seen_classes"] == 3
-    assert 0.25 < result.matrix("top1")[0, 0] < 1.0  # above chance (0.25) on unseen classes
+    top1 = result.matrix("top1")[0, 0]
+    margin.above("top-1 on unseen classes over chance (0.25)", top1, 0.25)
+    assert top1 < 1.0

@@ -7,7 +7,7 @@ import plugins.lce as lce
 from tests.conftest import train_tiny
 
 
-def test_centres_and_boundaries_come_from_the_old_model(monkeypatch):
+def test_centres_and_boundaries_come_from_the_old_model(monkeypatch, seed, margin):
     recorded = []
     original = lce.old_centres
 
@@ -17,7 +17,7 @@ def test_centres_and_boundaries_come_from_the_old_model(monkeypatch):
         return stats
 
     monkeypatch.setattr(lce, "old_centres", recording)
-    steps = list(train_tiny(lce.LCE()))
+    steps = list(train_tiny(lce.LCE(), seed))
     assert [s.index for s, _, _ in recorded] == [2, 3]
     for step, old, (centres, boundaries, classes) in recorded:
         assert old is step.previous[-1]
@@ -33,7 +33,9 @@ def test_centres_and_boundaries_come_from_the_old_model(monkeypatch):
     # The alignment term pulls the new classifier onto the old centres.
     for done, (_, _, (centres, _, classes)) in zip(steps[1:], recorded, strict=True):
         w = F.normalize(done.model.classifier.weight[classes], dim=1)
-        assert (w * centres).sum(1).min() > 0.75  # random 32-d directions: |cos| ≈ 0.18
+        # random 32-d directions: |cos| ≈ 0.18
+        margin.above("lowest cosine of a classifier row to its old centre over 0.75",
+                     (w * centres).sum(1).min(), 0.75)
 
 
 def test_boundary_term_is_zero_inside_and_linear_outside():

@@ -25,8 +25,8 @@ from plugins.independent import Independent
 from tests.conftest import TINY
 
 
-def steps_of(method, overrides=None):
-    return list(train_tiny(method, overrides, scenario=TINY))
+def steps_of(method, overrides=None, seed=0):
+    return list(train_tiny(method, overrides, scenario=TINY, seed=seed))
 
 
 def agreement(done, data=None) -> float:
@@ -37,12 +37,12 @@ def agreement(done, data=None) -> float:
     return F.cosine_similarity(new[:, :d], before[:, :d]).mean().item()
 
 
-def tiny_unit(method_cls, store=None, overrides=None):
+def tiny_unit(method_cls, store=None, overrides=None, seed=0):
     plugins = load_plugins()
     spec = resolve_scenario(str(TINY), plugins)
     dataset = load_dataset(spec, plugins, None, download=False)
     params = method_cls.resolve_params("quick", overrides or {})
-    result = run_unit(spec, dataset, method_cls, params, 0, "quick", torch.device("cpu"),
+    result = run_unit(spec, dataset, method_cls, params, seed, "quick", torch.device("cpu"),
                       log=lambda *_: None, store=store)
     assert result.status == "ok", result.error
     return result
@@ -67,7 +67,7 @@ def test_class_radii_drop_outliers_beyond_one_and_a_half_iqr():
     assert radii[0] < distances.max() and math.isclose(radii[0].item(), distances[0].item())
 
 
-def test_advbct_pulls_old_class_features_to_the_old_centres():
+def test_advbct_pulls_old_class_features_to_the_old_centres(seed, margin):
     def distance(done) -> float:
         """Mean distance of the step's old-class images' new features to their old class
         centre (the boundary term's quantity)."""
@@ -79,10 +79,11 @@ def test_advbct_pulls_old_class_features_to_the_old_centres():
         known = labels < len(classes)
         return (new[known] - centres[labels[known]]).norm(dim=1).mean().item()
 
-    advbct = [distance(s) for s in steps_of(AdvBCT)[1:]]
-    independent = [distance(s) for s in steps_of(Independent)[1:]]
+    advbct = [distance(s) for s in steps_of(AdvBCT, seed=seed)[1:]]
+    independent = [distance(s) for s in steps_of(Independent, seed=seed)[1:]]
     # measured 0.87, 0.80 against 1.46, 1.41 (unrelated spaces: about √2)
-    assert max(advbct) < min(independent) - 0.3, (advbct, independent)
+    margin.below("advbct's largest distance below independent's smallest - 0.3", max(advbct),
+                 min(independent) - 0.3, (advbct, independent))
 
 
 # --- BT² --------------------------------------------------------------------------------
@@ -96,13 +97,14 @@ def test_orthogonal_basis_transformation_preserves_norms():
     assert torch.allclose(layer(x).norm(dim=1), x.norm(dim=1), atol=1e-5)
 
 
-def test_bt2_adds_dimensions_and_keeps_the_old_space_in_the_first_ones():
-    steps = steps_of(BT2)
-    without = steps_of(BT2, {"old_weight": 0.0, "pseudo_classifier_weight": 0.0})
+def test_bt2_adds_dimensions_and_keeps_the_old_space_in_the_first_ones(seed, margin):
+    steps = steps_of(BT2, seed=seed)
+    without = steps_of(BT2, {"old_weight": 0.0, "pseudo_classifier_weight": 0.0}, seed)
     dims = [s.model.feature_dim for s in steps]
     assert dims == [32, 32 + 32, 32 + 32]  # tiny: 32-d; extra 32, at most d_old at step 2
     with_terms = [agreement(s) for s in steps[1:]]
-    assert min(with_terms) > max(agreement(s) for s in without[1:]) + 0.3, with_terms
+    margin.above("lowest agreement with the terms over the highest without + 0.3",
+                 min(with_terms), max(agreement(s) for s in without[1:]) + 0.3, with_terms)
 
 
 def test_bt2_shares_the_independent_model_through_the_store(tmp_path):
@@ -125,10 +127,10 @@ def test_bt2_shares_the_independent_model_through_the_store(tmp_path):
 
 # --- FCT --------------------------------------------------------------------------------
 
-def test_fct_transforms_the_stored_gallery_and_records_its_cost(tmp_path):
+def test_fct_transforms_the_stored_gallery_and_records_its_cost(tmp_path, seed, margin):
     store = ArtifactStore(tmp_path)
-    result = tiny_unit(FCT, store)
-    independent = tiny_unit(Independent)
+    result = tiny_unit(FCT, store, seed=seed)
+    independent = tiny_unit(Independent, seed=seed)
     n = result.metrics["eval_images"]
     cost = result.gallery_transform
     assert cost["side_info_bytes_per_item"] == 32 * 4  # 32 float32 values per gallery item
@@ -139,7 +141,10 @@ def test_fct_transforms_the_stored_gallery_and_records_its_cost(tmp_path):
     # (measured: cell (1, 0) 0.75 against independent's 0.00, new/new 0.95)
     assert np.allclose(np.diag(fct), np.diag(ind))
     for i, j in [(1, 0), (2, 1), (2, 0)]:
-        assert fct[i, j] > ind[i, j] + 0.3 and fct[i, j] > 0.6 * fct[i, i], (i, j, fct, ind)
+        margin.above(f"fct's cell ({i + 1}, {j + 1}) over independent's + 0.3", fct[i, j],
+                     ind[i, j] + 0.3)
+        margin.above(f"fct's cell ({i + 1}, {j + 1}) over 0.6 × its own gallery's",
+                     fct[i, j], 0.6 * fct[i, i])
 
 
 def test_fct_upgrades_start_from_the_stored_features(tmp_path, monkeypatch):
@@ -187,15 +192,17 @@ def test_cl2r_weight_and_distillation_formulas():
     assert replay_distillation(new, old, torch.zeros(4, dtype=torch.bool)) == 0
 
 
-def test_cl2r_shares_the_simplex_and_distils_on_old_class_images():
+def test_cl2r_shares_the_simplex_and_distils_on_old_class_images(seed, margin):
     def old_class_agreement(done) -> float:
         data = done.step.training_data()
         old = data.y < len(done.step.old_classes)
         return agreement(done, type(data)(data.x[old], data.y[old]))
 
-    steps = steps_of(CL2R)
+    steps = steps_of(CL2R, seed=seed)
     prototypes = d_simplex(steps[0].step.capacity)
     assert all(torch.equal(s.model.classifier.weight, prototypes) for s in steps)
     with_term = [old_class_agreement(s) for s in steps[1:]]
-    without = [old_class_agreement(s) for s in steps_of(CL2R, {"distillation_base": 0.0})[1:]]
-    assert min(with_term) > max(without) + 0.1, (with_term, without)
+    without = [old_class_agreement(s)
+               for s in steps_of(CL2R, {"distillation_base": 0.0}, seed)[1:]]
+    margin.above("lowest old-class agreement with the term over the highest without + 0.1",
+                 min(with_term), max(without) + 0.1, (with_term, without))
