@@ -22,7 +22,7 @@ from bench.runner import resolve_scenario
 from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec
 from bench.scenarios.describe import describe_scenario
-from bench.verify import verify
+from bench.verify import MIN_SEEDS, SPREAD_SIGMAS, Verification, verify
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -191,11 +191,33 @@ def cmd_verify(args: argparse.Namespace, plugins: Plugins) -> int:
         print(f"the re-run failed:\n{report.rerun.error}", file=sys.stderr)
         return 1
     for key, before, after in report.mismatches:
-        print(f"DIFFERS {key}: recorded {before}, now {after}")
-    verdict = "MATCHES" if report.ok else f"DIFFERS in {len(report.mismatches)}"
-    print(f"{args.result}: {verdict} of {report.compared} values (tolerance "
+        spread = (f" (seed std {report.spread[key]:.3g}: "
+                  f"{'within' if report.within_spread(key, before, after) else 'OUTSIDE'})"
+                  if key in report.spread else "")
+        print(f"DIFFERS {key}: recorded {before}, now {after}{spread}")
+    print(f"{args.result}: {verify_summary(report)} of {report.compared} values (tolerance "
           f"{args.tolerance:g}, largest difference {report.largest_difference:.3g})")
     return 0 if report.ok else 1
+
+
+def verify_summary(report: Verification) -> str:
+    """The verdict line of `bench verify`, saying what the numbers were judged against."""
+    n = len(report.mismatches)
+    machine = (f"recorded on another machine or software ({', '.join(report.machine_changes)} "
+               f"differ)")
+    seeds = f"{SPREAD_SIGMAS:g} std over the other seeds ({', '.join(map(str, report.seeds))})"
+    match report.verdict:
+        case "matches":
+            return "MATCHES"
+        case "within-seed-spread":
+            return f"WITHIN SEED SPREAD: {n} differ, each within {seeds}; {machine}"
+        case "outside-seed-spread":
+            return (f"OUTSIDE SEED SPREAD: {len(report.outside_spread)} of the {n} that differ "
+                    f"exceed {seeds}; {machine}")
+    if report.machine_changes:
+        return (f"DIFFERS in {n}; {machine}, and fewer than {MIN_SEEDS} seeds of this unit "
+                f"lie beside it to judge the seed-to-seed spread (run --seeds {MIN_SEEDS})")
+    return f"DIFFERS in {n} on the same machine, software and thread count"
 
 
 def cmd_new_method(args: argparse.Namespace, plugins: Plugins) -> int:

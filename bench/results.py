@@ -176,6 +176,7 @@ def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
         "numpy": np.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "device": device,
         "precision": "bf16-mixed" if device.startswith("cuda") else "fp32",
         "cpu_count": os.cpu_count(),
@@ -183,6 +184,19 @@ def provenance(device: str, plugin_dist: str | None) -> dict[str, Any]:
         "plugin": {"distribution": plugin_dist,
                    "version": distribution_version(plugin_dist) if plugin_dist else None},
     }
+
+
+@functools.cache
+def cpu_model() -> str:
+    """The processor's model name (/proc/cpuinfo on Linux), or the platform's word for it:
+    two machines with different ones may sum floating-point numbers in different orders."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _git(*args: str) -> str | None:

@@ -3,6 +3,7 @@ schema validation, deterministic rendering, `bench verify`, and the committed bo
 
 import json
 import shutil
+import statistics
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,38 @@ def test_verify_reruns_a_unit_and_catches_a_changed_number(results_dir, tmp_path
     assert main(["verify", str(tmp_path / "seed-0.json")]) == 1
     out = capsys.readouterr().out
     assert "DIFFERS matrices.top1[2][1]" in out
+
+
+def test_verify_judges_another_machines_numbers_against_the_seed_spread(tmp_path, capsys):
+    """Recorded elsewhere (another CPU), a number may move by the seed-to-seed noise, not
+    more; with fewer than three seeds beside the file there is no spread to judge by."""
+    run(RunConfig(scenario=str(TINY), methods=["l2"], seeds=[0, 1, 2], out_dir=tmp_path,
+                  download=False), log=lambda _: None)
+    folder = tmp_path / "tiny" / "l2"
+    raws = [json.loads((folder / f"seed-{s}.json").read_text()) for s in range(3)]
+    cells = [(i, j) for i in range(3) for j in range(i)]
+    spreads = {c: statistics.stdev(r["matrices"]["top1"][c[0]][c[1]] for r in raws[1:])
+               for c in cells}  # over the other seeds
+    (i, j), std = max(spreads.items(), key=lambda kv: kv[1])
+    assert std > 0.01
+    key = f"matrices.top1[{i + 1}][{j + 1}]"
+
+    def verify_moved(by: float) -> tuple[int, str]:
+        raw = json.loads(json.dumps(raws[0]))
+        raw["provenance"]["cpu"] = "Another CPU"
+        raw["matrices"]["top1"][i][j] += by
+        (folder / "seed-0.json").write_text(json.dumps(raw))
+        code = main(["verify", str(folder / "seed-0.json")])
+        return code, capsys.readouterr().out
+
+    code, out = verify_moved(0.5 * std)
+    assert code == 0 and "WITHIN SEED SPREAD" in out and "cpu" in out, out
+    assert f"DIFFERS {key}" in out and "within)" in out
+    code, out = verify_moved(3 * std)
+    assert code == 1 and "OUTSIDE SEED SPREAD: 1 of the 1" in out, out
+    (folder / "seed-2.json").unlink()
+    code, out = verify_moved(0.5 * std)
+    assert code == 1 and "fewer than 3 seeds" in out, out
 
 
 def test_committed_boards_are_rendered_from_the_committed_results(tmp_path):
