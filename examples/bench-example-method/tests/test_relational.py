@@ -17,11 +17,19 @@ def test_relation_gap_is_zero_for_a_rotation_and_positive_otherwise():
     assert relation_gap(torch.randn(16, 8), features).item() > 0.01
 
 
-def gap_after_training(relations: float) -> float:
-    first, second = train_tiny(Relational, {"anchor": 0.0, "relations": relations})
-    old, new = (second.step.embed(done.model) for done in (first, second))
-    return relation_gap(new, old).item()
+def gap_after_training(relations: float, seeds=(0, 1, 2)) -> float:
+    """The relation gap between the second and the first model, summed over `seeds`: one
+    seed's gap without the term ranged from 0.15 to 0.50, too unsettled alone."""
+    total = 0.0
+    for seed in seeds:
+        first, second = train_tiny(Relational, {"anchor": 0.0, "relations": relations},
+                                   seed=seed)
+        old, new = (second.step.embed(done.model) for done in (first, second))
+        total += relation_gap(new, old).item()
+    return total
 
 
 def test_the_relation_term_preserves_the_old_similarity_structure():
-    assert gap_after_training(25.0) < 0.5 * gap_after_training(0.0)
+    # β = 5: RKD's 25 (sized for its normalised distances) overshot on some seeds of the
+    # tiny scenario, leaving a larger gap than β = 1 or 5 did.
+    assert gap_after_training(5.0) < 0.5 * gap_after_training(0.0)
