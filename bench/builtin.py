@@ -11,7 +11,7 @@ from bench.data.cifar import load_cifar10, load_cifar100
 from bench.data.fashion_mnist import load_fashion_mnist, load_mnist
 from bench.data.folder import load_image_folder
 from bench.data.synthetic import load_synthetic
-from bench.scenarios import CATALOG_DIR
+from bench.scenarios import catalog_files
 
 hookimpl = pluggy.HookimplMarker("bench")
 
@@ -28,5 +28,5 @@ def bench_register_datasets(register: Callable) -> None:
 
 @hookimpl
 def bench_register_scenarios(register: Callable[[Path], None]) -> None:
-    for path in sorted(CATALOG_DIR.glob("*.toml")):
+    for path in catalog_files():
         register(path)

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.method import Method
 from bench.models import Model
-from bench.step import Step
+from bench.step import Step, StepLedger
 from bench.store import ArtifactStore, array_key, content_key
 from bench.versions import distribution_version
 
@@ -41,26 +41,26 @@ def _with_reads(base: str, reads: dict[str, int]) -> str:
     return content_key({"base": base, "reads": reads}) if reads else base
 
 
-def restore_step(store: ArtifactStore, base: str, step: Step, method: Method,
-                 ) -> tuple[str, Model, dict[str, Any]] | None:
+def restore_step(store: ArtifactStore, base: str, step: Step, ledger: StepLedger,
+                 method: Method) -> tuple[str, Model, dict[str, Any]] | None:
     """(key, model, record) of this step when the store holds it; the method's own state
     (attributes it keeps between steps) is restored as it was after the step."""
     names = store.load_json(base, "reads.json") if store.has(base, "reads.json") else []
-    key = _with_reads(base, {name: getattr(step, f"_{name}") for name in names})
+    key = _with_reads(base, {name: getattr(ledger, name) for name in names})
     if not store.has(key, "record.json"):
         return None
     vars(method).update(store.load_object(key, "method_state.pt", step.device))
     return key, store.load_object(key, "model.pt", step.device), store.load_json(key, "record.json")
 
 
-def save_step(store: ArtifactStore, base: str, step: Step, method: Method, model: Model,
-              record: dict[str, Any]) -> str:
+def save_step(store: ArtifactStore, base: str, step: Step, ledger: StepLedger, method: Method,
+              model: Model, record: dict[str, Any]) -> str:
     """Store the trained model, the method's state and `record`; returns the step's key."""
-    key = _with_reads(base, step.scenario_reads)
+    key = _with_reads(base, ledger.scenario_reads)
     store.save_object(key, "method_state.pt", vars(method))
     store.save_object(key, "model.pt", model)
     store.save_json(key, "record.json",  # last: the entry is complete once it exists
                     {**record, "method": method.name, "step": step.index})
-    if step.scenario_reads:
-        store.save_json(base, "reads.json", sorted(step.scenario_reads))
+    if ledger.scenario_reads:
+        store.save_json(base, "reads.json", sorted(ledger.scenario_reads))
     return key

@@ -17,8 +17,8 @@ from bench.orchestration import OVERWRITE, RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.publish import collect_boards, publish
+from bench.resolve import resolve_scenario
 from bench.results import RunResult
-from bench.runner import resolve_scenario
 from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec
 from bench.scenarios.describe import describe_scenario

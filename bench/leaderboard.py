@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,19 +18,24 @@ UPGRADE_COLUMNS = [("pairwise-same", "pair same"), ("pairwise-different", "pair 
                    ("side_info_bytes", "side-info B/item")]
 COLUMNS = {
     "multistep": [("AC", "AC"), ("AM", "AM top-1"), ("BC", "BC"), ("FC", "FC"),
-                  ("final_top1", "final top-1"), ("final_mAP", "final mAP")] + UPGRADE_COLUMNS,
+                  ("final_top1", "final top-1"), ("final_mAP", "final mAP"), *UPGRADE_COLUMNS],
     "two-step": [("ECC", "ECC pass"), ("cross_top1", "new/old top-1"),
                  ("old_top1", "old/old top-1"), ("new_top1", "new/new top-1"),
-                 ("update_gain", "update gain"), ("cross_mAP", "new/old mAP")] + UPGRADE_COLUMNS,
+                 ("update_gain", "update gain"), ("cross_mAP", "new/old mAP"), *UPGRADE_COLUMNS],
 }
 
 GROWING_COLUMNS = [("growing_top1", "growing top-1"),
                    ("growing_reindexed_top1", "re-encoded top-1")]
 
 
+# The update gain's reference (docs/metrics.md): the new model trained with no compatibility
+# constraint, i.e. the unit of this method on the same board and seed.
+PARAGON_METHOD = "independent"
+
+
 def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
     """One row per ok result with its metrics, plus the update gain for two-step scenarios
-    (against the `independent` result of the same seed, the backfilling paragon)."""
+    (against the `PARAGON_METHOD` result of the same seed, the backfilling paragon)."""
     rows = [{"method": r.method, "seed": r.seed, "train_time_s":
              sum(s["train_time_s"] for s in r.steps), **r.metrics,
              # what a gallery-transforming method stores beside each gallery item
@@ -38,7 +44,7 @@ def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty or "cross_top1" not in frame:
         return frame
-    paragon = frame[frame.method == "independent"].set_index("seed")["new_top1"]
+    paragon = frame[frame.method == PARAGON_METHOD].set_index("seed")["new_top1"]
     frame["update_gain"] = [
         update_gain(row.cross_top1, row.old_top1, paragon[row.seed])
         if row.seed in paragon.index else np.nan for row in frame.itertuples()]
@@ -75,7 +81,8 @@ def rank(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
         if key not in table:
             table[key] = np.nan
     table = table.sort_values(keys, ascending=False, na_position="last", kind="stable")
-    ranks, previous = [], None
+    ranks: list[int | None] = []
+    previous: tuple[Any, ...] | None = None
     for position, values in enumerate(table[keys].itertuples(index=False), start=1):
         current = tuple(values)
         if pd.isna(current[0]):  # unranked; a missing tie-breaker only sorts last

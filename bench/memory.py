@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.data import TrainData
+from bench.data.splits import sample_per_class
 from bench.scenarios.spec import MEMORY_SELECTIONS
 
 
@@ -38,13 +39,14 @@ def select_exemplars(data: TrainData, classes: Sequence[int], per_class: int, se
     herding on `features` (the features of `data`, from the model that learnt the classes)."""
     if selection not in MEMORY_SELECTIONS:
         raise ValueError(f"memory selection must be one of {MEMORY_SELECTIONS}, got {selection!r}")
+    if selection == "random":
+        index = sample_per_class(data.y, classes, lambda n: per_class, generator)
+        return TrainData(data.x[index], data.y[index])
+    if features is None:
+        raise ValueError("herding needs the features of the data")
     picked = []
     for c in classes:
         members = torch.nonzero(data.y == c).squeeze(1)
-        if selection == "herding":
-            assert features is not None, "herding needs the features of the data"
-            picked.append(members[herding(features[members], per_class)])
-        else:
-            picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+        picked.append(members[herding(features[members], per_class)])
     index = torch.cat(picked) if picked else torch.zeros(0, dtype=torch.long)
     return TrainData(data.x[index], data.y[index])

@@ -29,8 +29,6 @@ class Method(abc.ABC):
         defaults: hyper-parameters (bool, int, float or str values); `--set NAME.KEY=VALUE`
             overrides one.
         presets: per-preset overrides of `defaults`, e.g. {"paper": {"weight": 10.0}}.
-        backfill_policies: extra gallery orders for the backfilling curves, name →
-            f(old gallery features, labels, seed) -> permutation (see bench.metrics.POLICIES).
     """
 
     name: ClassVar[str]
@@ -39,7 +37,6 @@ class Method(abc.ABC):
     version: ClassVar[str] = "1"
     defaults: ClassVar[Mapping[str, Any]] = {}
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
-    backfill_policies: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.params: dict[str, Any] = dict(self.defaults if params is None else params)

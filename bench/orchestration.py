@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -19,16 +19,15 @@ from bench.data import ImageDataset
 from bench.errors import BenchError
 from bench.execution import BACKENDS, run_parallel, worker_threads
 from bench.plugins import Plugins, load_plugins
-from bench.results import ResultError, RunResult, load_result, result_path
-from bench.runner import (
+from bench.resolve import (
     load_dataset,
     load_evaluation_dataset,
     resolve_device,
     resolve_scenario,
-    run_unit,
     swap_dataset,
-    unit_key,
 )
+from bench.results import ResultError, RunResult, load_result, result_path
+from bench.runner import run_unit, unit_key
 from bench.scenarios import ScenarioSpec, plan_classes
 from bench.store import ArtifactStore
 from bench.training import progress_disabled
@@ -127,7 +126,8 @@ def run(config: RunConfig, plugins: Plugins | None = None,
                   if (seed, name) in done]
 
 
-def existing_result(job: UnitJob, overwrite: str, log: Any) -> RunResult | None | bool:
+def existing_result(job: UnitJob, overwrite: str,
+                    log: Any) -> RunResult | Literal[False] | None:
     """The unit's saved result when it is to be kept; None when the unit must run; False
     when it must not run and has no usable result (`--overwrite never`, unreadable file)."""
     path = job.result_path

@@ -133,19 +133,21 @@ def _call(impl: Any, hook: str, plugins: Plugins) -> None:
         plugins.datasets.add(name, loader, plugin.name)
         plugin.registered.append(f"dataset:{name}")
 
-    register = {"bench_register_methods": register_method,
-                "bench_register_scenarios": register_scenario,
-                "bench_register_datasets": register_dataset}[hook]
+    registers: dict[str, Callable[..., None]] = {
+        "bench_register_methods": register_method,
+        "bench_register_scenarios": register_scenario,
+        "bench_register_datasets": register_dataset}
+    register = registers[hook]
 
     def guarded(*args: Any) -> None:
         try:
             register(*args)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - isolate any failure of third-party code
             plugin.errors.append(f"{hook}: {_describe(e)}")
 
     try:
         impl.function(register=guarded)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - a plugin's hook that raises is recorded, not fatal
         plugin.errors.append(f"{hook} raised {_describe(e)}")
 
 

@@ -210,7 +210,7 @@ def index_html(boards: list[Board]) -> str:
                   f'<div class="figs">{heatmaps}</div>']
         if any(r.backfilling for r in board.results):
             parts.append(f'<img src="{board.slug}/backfilling.png" alt="backfilling curves">')
-    return "\n".join(parts + ["</body></html>", ""])
+    return "\n".join([*parts, "</body></html>", ""])
 
 
 def _inline_code(text: str) -> str:
@@ -224,4 +224,4 @@ def publish(boards: list[Board], out: Path) -> list[Path]:
     written = [path for board in boards for path in write_board(board, out)]
     (out / "README.md").write_text(index_markdown(boards))
     (out / "index.html").write_text(index_html(boards))
-    return written + [out / "README.md", out / "index.html"]
+    return [*written, out / "README.md", out / "index.html"]

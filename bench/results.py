@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
+from bench.files import write_atomic
 from bench.metrics import (
     average_compatibility,
     average_multimodel_accuracy,
@@ -76,10 +77,7 @@ class RunResult:
 
     def save(self, path: Path) -> None:
         """Write atomically: a reader never sees a half-written file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
+        write_atomic(path, self.to_json())
 
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {

@@ -28,7 +28,38 @@ from bench.scenarios import Budget, StepSpec
 if TYPE_CHECKING:
     from bench.method import Method
 
-CompanionSource = Callable[["type[Method]", "Mapping[str, Any] | None", int], Model]
+CompanionSource = Callable[["str | type[Method]", "Mapping[str, Any] | None", int], Model]
+
+
+@dataclass
+class StepLedger:
+    """What the harness knows and records about one step, outside the method's contract:
+    facts about the whole scenario (read through `Step.total` and `Step.capacity`, and noted
+    when read), the method's logged values, and how it trained (for the conformance suite and
+    the artifact store)."""
+
+    total: int
+    capacity: int
+    method_name: str = "method"
+    companion_source: CompanionSource | None = None
+    logs: dict[str, Any] = field(default_factory=dict)
+    fit_calls: int = 0
+    scenario_reads: dict[str, int] = field(default_factory=dict)
+    companion_calls: int = 0
+    companion_optimizer_steps: int = 0
+
+    def scenario_fact(self, name: str) -> int:
+        """The value of `total` or `capacity`, noted as read."""
+        value = getattr(self, name)
+        self.scenario_reads[name] = value
+        return int(value)
+
+
+def build_step(ledger: StepLedger, **contract: Any) -> Step:
+    """A `Step` with the attributes of `contract`, whose bookkeeping goes to `ledger`."""
+    step = Step(**contract)
+    step._ledger = ledger
+    return step
 
 
 @dataclass
@@ -47,46 +78,39 @@ class Step:
         memory: replay exemplars when the scenario keeps them, else None.
         device: where to train.  generator: seeded randomness for this (method, seed, step).
         companion(...): another method's model of this step (see its docstring).
+
+    The harness builds steps with `build_step` and keeps what it records about each (logged
+    values, how training went, which whole-scenario facts were read) in a `StepLedger`.
     """
 
     index: int
-    _total: int
     spec: StepSpec
     budget: Budget
     train: TrainData
     seen_classes: tuple[int, ...]
     new_classes: tuple[int, ...]
-    _capacity: int
     previous: tuple[Model, ...]
     device: torch.device
     generator: torch.Generator
     in_channels: int
     normalize: Normalizer
-    method_name: str = "method"
     memory: TrainData | None = None
-    logs: dict[str, Any] = field(default_factory=dict)
-    fit_calls: int = 0
-    scenario_reads: dict[str, int] = field(default_factory=dict)
-    _companion_source: CompanionSource | None = None
-    _companion_calls: int = 0
-    _companion_optimizer_steps: int = 0
+    _ledger: StepLedger = field(init=False, repr=False, compare=False)
 
     # `total` and `capacity` describe the whole scenario, not the steps so far. A method that
     # reads them gets a model that depends on them; recording the read lets the artifact store
     # reuse the models of methods that do not when a step is appended to a scenario.
     @property
     def total(self) -> int:
-        self.scenario_reads["total"] = self._total
-        return self._total
+        return self._ledger.scenario_fact("total")
 
     @property
     def capacity(self) -> int:
-        self.scenario_reads["capacity"] = self._capacity
-        return self._capacity
+        return self._ledger.scenario_fact("capacity")
 
     @property
     def label(self) -> str:
-        return f"{self.method_name} step {self.index}/{self._total}"
+        return f"{self._ledger.method_name} step {self.index}/{self._ledger.total}"
 
     def new_model(self, *, embedding_dim: int | None = None, num_classes: int | None = None,
                   classifier: nn.Module | None = None) -> EmbeddingModel:
@@ -103,28 +127,32 @@ class Step:
             head = CosineClassifier if self.spec.loss in COSINE_LOSSES else nn.Linear
             classifier = head(dim, n) if n > 0 else None
         model = EmbeddingModel(backbone, backbone_dim, dim, classifier)
-        return model.to(self.device, memory_format=torch.channels_last)
+        # torch's stubs lack the (device, memory_format) overload that Module.to accepts
+        return model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
-    def companion(self, method: type[Method], params: Mapping[str, Any] | None = None) -> Model:
-        """The frozen model that `method` (with `params` over its preset's) trains at this step
-        of this scenario with this seed, e.g. BT²'s independently trained new model.
+    def companion(self, method: str | type[Method],
+                  params: Mapping[str, Any] | None = None) -> Model:
+        """The frozen model that `method` (a registered method's name, or its class; with
+        `params` over its preset's) trains at this step of this scenario with this seed, e.g.
+        BT²'s independently trained new model (`step.companion("independent")`).
 
         It is the very model that `method`'s own unit trains: with an artifact store it is
         restored when that unit (or another companion request) has already trained it, and
         stored when trained here, so it is trained once per (scenario, seed). Its training is
         charged to its own unit's budget: the optimiser steps it makes here are counted apart,
-        in `_companion_optimizer_steps`.
+        in the step's ledger.
         """
-        if self._companion_source is None:
+        ledger = self._ledger
+        if ledger.companion_source is None:
             raise BenchError(f"{self.label}: this step was built without companion models")
-        self._companion_calls += 1
+        ledger.companion_calls += 1
         steps = [0]
         hook = register_optimizer_step_post_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
         try:
-            return self._companion_source(method, params, self.index)
+            return ledger.companion_source(method, params, self.index)
         finally:
             hook.remove()
-            self._companion_optimizer_steps += steps[0]
+            ledger.companion_optimizer_steps += steps[0]
 
     def base_loss(self, out: Output, y: torch.Tensor) -> torch.Tensor:
         """The scenario's base loss for this step (softmax cross-entropy unless it says else)."""
@@ -138,11 +166,17 @@ class Step:
         `parameters` defaults to the model's; pass extra ones (e.g. a learned margin) here.
         `data` defaults to `step.training_data()`: the step's data plus the replay memory.
         """
-        self.fit_calls += 1
+        self._ledger.fit_calls += 1
         data = self.training_data() if data is None else data
         return training.fit(model, loss_fn, data, self.budget, normalize=self.normalize,
                             device=self.device, generator=self.generator, label=self.label,
                             parameters=parameters)
+
+    def iterations(self, data: TrainData | None = None) -> int:
+        """How many optimiser steps `fit` makes on `data` (default: `step.training_data()`)
+        under the scenario's budget, e.g. for a schedule of the method's own."""
+        data = self.training_data() if data is None else data
+        return training.iterations(len(data), self.budget)
 
     def training_data(self) -> TrainData:
         """`step.train` plus the replay memory when the scenario keeps one."""
@@ -172,4 +206,4 @@ class Step:
 
     def log(self, **values: Any) -> None:
         """Record scalars (loss terms, statistics) into this step's entry of the result file."""
-        self.logs.update(values)
+        self._ledger.logs.update(values)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +18,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+
+from bench.files import write_atomic
 
 T = TypeVar("T")
 
@@ -56,11 +56,7 @@ class ArtifactStore:
         return self.reuse and self.path(key, name).is_file()
 
     def _write(self, key: str, name: str, data: bytes) -> None:
-        path = self.path(key, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{name}.{uuid.uuid4().hex}.tmp")  # unique across cluster hosts
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(self.path(key, name), data)
         self.written[name] += 1
 
     def save_json(self, key: str, name: str, value: Any) -> None:

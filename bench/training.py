@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -14,6 +13,7 @@ from bench.data.augment import Normalizer
 from bench.data.loader import Batch, TrainData, iterate_batches
 from bench.errors import BenchError, DivergenceError
 from bench.models import Model
+from bench.precision import mixed_precision
 from bench.scenarios import Budget
 
 LossFn = Callable[[Batch], torch.Tensor]
@@ -22,12 +22,6 @@ LossFn = Callable[[Batch], torch.Tensor]
 def progress_disabled() -> bool | None:
     """tqdm's `disable`: None (shown on a terminal) unless BENCH_PROGRESS=0 turns bars off."""
     return True if os.environ.get("BENCH_PROGRESS") == "0" else None
-
-
-def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
-    """bfloat16 autocast on CUDA (no loss scaling needed); full precision elsewhere, so CPU
-    runs are reproducible bit for bit."""
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def make_optimizer(params: list[torch.nn.Parameter], budget: Budget) -> torch.optim.Optimizer:

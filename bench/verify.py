@@ -19,8 +19,9 @@ import torch
 
 from bench.errors import BenchError
 from bench.plugins import Plugins
+from bench.resolve import load_dataset, load_evaluation_dataset
 from bench.results import ResultError, RunResult, load_result
-from bench.runner import load_dataset, load_evaluation_dataset, run_unit
+from bench.runner import run_unit
 from bench.scenarios import scenario_from_dict
 
 IGNORED = {"eval_time_s"}  # timings differ run to run by nature

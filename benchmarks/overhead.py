@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.plugins import load_plugins
-from bench.runner import load_dataset, run_unit
+from bench.resolve import load_dataset
+from bench.runner import run_unit
 from bench.scenarios import plan_classes
 
 

@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import bench
-from bench.models import match_dim
-from bench.training import iterations
+from bench.nn import match_dim
 
 
 class GradientReversal(torch.autograd.Function):
@@ -117,7 +116,7 @@ class AdvBCT(bench.Method):
         absent[present] = False  # old classes without data: never a violation
         critic = discriminator(d_old).to(step.device).train()
         w = nn.Parameter(torch.zeros(n_old, device=step.device))
-        total = iterations(len(data), step.budget)
+        total = step.iterations(data)
         epochs = step.budget.epochs
         iteration = [0]
         step.log(old_radius_mean=float(r_max[present].mean()) if present else None)

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import bench
-from bench.models import COSINE_LOSSES, CosineClassifier, class_means, match_dim
-from bench.models.losses import COSINE_SCALE
+from bench.nn import COSINE_LOSSES, COSINE_SCALE, CosineClassifier, class_means, match_dim
 
 
 class BCT(bench.Method):

@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import bench
-from bench.models import Output, build_backbone, class_means
-from plugins.independent import Independent
+from bench.nn import build_backbone, class_means
 
 
 class Orthogonal(nn.Module):
@@ -65,9 +64,9 @@ class BT2Model(bench.Model):
         bct = self.bt_old(new_feature[:, :self.d_old])
         return feature, bct, torch.cat([bct, new_feature[:, self.d_old:]], dim=1)
 
-    def forward(self, x: torch.Tensor) -> Output:
+    def forward(self, x: torch.Tensor) -> bench.Output:
         feature, _, final = self.parts(x)
-        return Output(features=final, logits=self.classifier(feature))
+        return bench.Output(features=final, logits=self.classifier(feature))
 
 
 def dissimilarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -106,7 +105,7 @@ class BT2(bench.Method):
                 "old_weight": 5.0, "scale": 2.0, "extra_dims": 32}
 
     def train(self, step: bench.Step) -> bench.Model:
-        independent = step.companion(Independent)
+        independent = step.companion("independent")
         if not step.previous:
             return copy.deepcopy(independent)
         p, old = self.params, step.previous[-1]

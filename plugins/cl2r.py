@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import match_dim
-from plugins.cores import CoReS
+from bench.nn import SimplexMethod, match_dim
 
 
 def replay_distillation(new: torch.Tensor, old: torch.Tensor, replayed: torch.Tensor,
@@ -27,7 +26,7 @@ def distillation_weight(base: float, new_classes: int, old_classes: int) -> floa
     return base * math.sqrt(new_classes / old_classes) if old_classes else 0.0
 
 
-class CL2R(CoReS):
+class CL2R(SimplexMethod):
     """CL2R (Biondi, Pernici, Bruni, Del Bimbo, ACM TOMM 2023):
 
         L = CE(Wᵀ φ_new(x), y) + λ · mean_{replayed i} (1 − cos(φ_new(x_i), φ_old(x_i)))

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import CosineClassifier, class_means, match_dim, warm_start
+from bench.nn import CosineClassifier, class_means, match_dim, warm_start
 
 
 def hardest_old_negatives(new: torch.Tensor, old: torch.Tensor,

@@ -10,8 +10,6 @@ import torch.nn.functional as F
 from torch import nn
 
 import bench
-from bench.models import Output
-from plugins.independent import Independent
 
 
 def transformation(d_old: int, d_side: int, hidden: int, d_new: int) -> nn.Module:
@@ -34,7 +32,7 @@ class FCTModel(bench.Model):
         self.side_info_dim = side.feature_dim
         self.transforms_gallery = transform is not None
 
-    def forward(self, x: torch.Tensor) -> Output:
+    def forward(self, x: torch.Tensor) -> bench.Output:
         return self.encoder(x)
 
     def encode_side_info(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +74,7 @@ class FCT(bench.Method):
     presets = {"paper": {"side_info_dim": 128, "hidden": 2048}}
 
     def train(self, step: bench.Step) -> bench.Model:
-        encoder = copy.deepcopy(step.companion(Independent))
+        encoder = copy.deepcopy(step.companion("independent"))
         if not step.previous:
             side = step.new_model(embedding_dim=self.params["side_info_dim"])
             side = step.fit(side, lambda b: step.base_loss(side(b.x), b.y))

@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import match_dim
-from plugins.cores import CoReS
+from bench.nn import SimplexMethod, match_dim
 
 
 def hoc_contrastive(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor,
@@ -25,7 +24,7 @@ def hoc_contrastive(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor,
     return (torch.logsumexp(similarity * different, dim=1) - similarity.diagonal()).mean()
 
 
-class HOC(CoReS):
+class HOC(SimplexMethod):
     """d-Simplex-HOC (Biondi, Pernici, Ricci, Del Bimbo, CVPR 2024 / TPAMI extension):
 
         L = λ · CE(Wᵀ φ_new(x), y) + (1 − λ) · L_NCE(φ_new(x), φ_old(x), y)   (`hoc_contrastive`)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import CosineClassifier, class_means, margin_logits, match_dim
+from bench.nn import CosineClassifier, class_means, margin_logits, match_dim
 
 
 def old_centres(step: bench.Step, old: bench.Model) -> tuple[torch.Tensor, torch.Tensor, list[int]]:

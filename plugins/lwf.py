@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import match_dim
+from bench.nn import match_dim
 
 
 def distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor,

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
-from bench.models import match_dim
+from bench.nn import match_dim
 
 
 def ract_loss(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor, temperature: float,

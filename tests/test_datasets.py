@@ -127,7 +127,7 @@ def test_image_folder_reads_tiny_imagenet_validation_layout(tmp_path, plugins):
 
 def test_image_folder_errors_name_the_option(tmp_path, plugins):
     loader = plugins.datasets.get("imagefolder")
-    with pytest.raises(DataNotFoundError, match="dataset_options.path"):
+    with pytest.raises(DataNotFoundError, match=r"dataset_options\.path"):
         loader(tmp_path, False)
     with pytest.raises(DataNotFoundError, match="is not a folder"):
         loader(tmp_path, False, path="missing")

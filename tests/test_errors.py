@@ -10,7 +10,8 @@ import torch
 import bench
 from bench.data.synthetic import make_synthetic
 from bench.errors import DataNotFoundError, ScenarioError
-from bench.runner import resolve_device, run_unit
+from bench.resolve import resolve_device
+from bench.runner import run_unit
 from bench.scenarios import load_scenario_file, scenario_from_dict
 from tests.conftest import TINY
 

@@ -37,7 +37,7 @@ def test_every_hook_is_documented_with_its_exact_signature(hook):
 
 
 # the harness's bookkeeping, not the contract
-BOOKKEEPING = {"method_name", "label", "logs", "fit_calls", "scenario_reads"}
+BOOKKEEPING = {"label"}
 PUBLIC_STEP = sorted(({f.name for f in dataclasses.fields(Step) if not f.name.startswith("_")}
                       | {n for n, _ in inspect.getmembers(Step) if not n.startswith("_")})
                      - BOOKKEEPING)

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from bench.models import CosineClassifier
-from bench.runner import load_evaluation_dataset, run_unit, train_steps
+from bench.resolve import load_evaluation_dataset
+from bench.runner import run_unit
 from bench.scenarios import Budget
+from bench.steps import train_steps
 
 FRACTION = 0.04  # of each class's 6000 training images
 TEST_PER_CLASS = 200  # of each class's 1000 test images

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from bench.data.dataset import ImageDataset, channel_stats
-from bench.data.fashion_mnist import _candidate_dirs
+from bench.data.paths import candidate_dirs
 from bench.errors import DataNotFoundError
 
 # name → (folder inside the archive, training files, test file, meta file, label key,
@@ -51,8 +51,8 @@ def load_cifar(name: str, root: Path | None, download: bool) -> ImageDataset:
     archive, train_files, test_file, meta_file, *_, torchvision_class = _LAYOUTS[name]
     needed = [*train_files, test_file, meta_file]
     cache = Path.home() / ".cache" / "compat-bench"
-    searched = [d / archive for d in [*_candidate_dirs(root, ()), cache]]
-    searched += [d for d in _candidate_dirs(root, ()) if d.name == archive]
+    searched = [d / archive for d in [*candidate_dirs(root), cache]]
+    searched += [d for d in candidate_dirs(root) if d.name == archive]
     for folder in searched:
         if all((folder / f).is_file() for f in needed):
             return _read(folder, name)

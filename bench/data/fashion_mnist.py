@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from bench.data.dataset import ImageDataset, channel_stats
+from bench.data.paths import candidate_dirs
 from bench.errors import DataNotFoundError
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -42,27 +42,19 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _candidate_dirs(root: Path | None, subdirs: tuple[str, ...]) -> list[Path]:
-    bases = [p for p in (root, os.environ.get("BENCH_DATA")) if p]
-    dirs: list[Path] = []
-    for base in map(Path, bases):
-        dirs += [base] + [base / s for s in subdirs]
-    return dirs
-
-
 def load_idx_dataset(name: str, class_names: tuple[str, ...], root: Path | None,
                      subdirs: tuple[str, ...], system_dir: Path | None,
                      torchvision_class: str, download: bool) -> ImageDataset:
     """Find the four IDX files in the first folder that has them, downloading as a last resort."""
-    searched = _candidate_dirs(root, subdirs) + ([system_dir] if system_dir else [])
+    searched = candidate_dirs(root, subdirs) + ([system_dir] if system_dir else [])
     for folder in searched:
         paths = {key: _find(folder, stem) for key, stem in _FILES.items()}
         if all(paths.values()):
             return _from_files(name, class_names, paths)  # type: ignore[arg-type]
     if download:
-        folder = _download(torchvision_class, root)
-        if folder is not None:
-            paths = {key: _find(folder, stem) for key, stem in _FILES.items()}
+        downloaded = _download(torchvision_class, root)
+        if downloaded is not None:
+            paths = {key: _find(downloaded, stem) for key, stem in _FILES.items()}
             if all(paths.values()):
                 return _from_files(name, class_names, paths)  # type: ignore[arg-type]
     where = "\n  ".join(str(p) for p in searched) or "(no folder given)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from bench.data.loader import TrainData, iterate_batches
 from bench.evaluation.transform import GalleryView, stored_gallery
 from bench.metrics import METRICS, retrieval_metrics
 from bench.models import Model
-from bench.training import mixed_precision
+from bench.precision import mixed_precision
 
 
 @torch.no_grad()
@@ -53,7 +54,7 @@ def compatibility_cells(features: list[np.ndarray], labels: np.ndarray,
     def cell(i: int, j: int) -> dict[str, float]:
         return retrieval_metrics(features[i], labels, gallery(i, j), labels, exclude_self=True)
 
-    return {(i, j): memo("retrieval", (i, j), lambda i=i, j=j: cell(i, j))
+    return {(i, j): memo("retrieval", (i, j), functools.partial(cell, i, j))
             for i in range(len(features)) for j in range(i + 1)}
 
 

@@ -10,28 +10,10 @@ import numpy as np
 import torch
 
 from bench.data import TrainData
+from bench.data.augment import Normalizer
 from bench.evaluation import extract_features
 from bench.metrics import retrieval_metrics
 from bench.models import Model
-from bench.step import Step
-
-
-def arrivals(train: TrainData, new_classes: Sequence[Sequence[int]], per_class: int,
-             seed: int) -> list[TrainData]:
-    """The gallery images arriving at each step: `per_class` seeded training images (all when
-    0) of each class new at that step."""
-    g = torch.Generator().manual_seed(seed * 104729)
-    out = []
-    for classes in new_classes:
-        picked = []
-        for c in classes:
-            members = torch.nonzero(train.y == c).squeeze(1)
-            if per_class:
-                members = members[torch.randperm(len(members), generator=g)[:per_class]]
-            picked.append(members)
-        index = torch.sort(torch.cat(picked)).values if picked else torch.zeros(0, dtype=int)
-        out.append(TrainData(train.x[index], train.y[index]))
-    return out
 
 
 def growing_gallery_scores(query_features: np.ndarray, query_labels: np.ndarray, seen: int,
@@ -48,7 +30,7 @@ def growing_gallery_scores(query_features: np.ndarray, query_labels: np.ndarray,
     upper = retrieval_metrics(q, yq, reindexed, gallery_labels)
     return {"top1": growing["top1"], "mAP": growing["mAP"],
             "reindexed_top1": upper["top1"], "reindexed_mAP": upper["mAP"],
-            "gallery_size": int(len(gallery_labels))}
+            "gallery_size": len(gallery_labels)}
 
 
 class GrowingGallery:
@@ -59,15 +41,16 @@ class GrowingGallery:
         self.arriving = list(arriving)
         self.stored: list[np.ndarray] = []
 
-    def score(self, step: Step, model: Model, query_features: np.ndarray,
-              query_labels: np.ndarray) -> dict[str, float]:
-        """Store this step's arrivals (embedded by `model`) and score the step's queries."""
-        gallery = TrainData.merge(self.arriving[:step.index])
-        reindexed = extract_features(model, gallery.x, step.normalize, step.device)
-        self.stored.append(reindexed[len(gallery) - len(self.arriving[step.index - 1]):])
-        return {"step": step.index, **growing_gallery_scores(
-            query_features, query_labels, len(step.seen_classes), self.stored, reindexed,
-            gallery.y.numpy())}
+    def score(self, t: int, model: Model, seen: int, query_features: np.ndarray,
+              query_labels: np.ndarray, normalize: Normalizer,
+              device: torch.device) -> dict[str, float]:
+        """Store step t's arrivals (embedded by its `model`, which has seen `seen` classes)
+        and score the step's queries (the evaluation set embedded by the same model)."""
+        gallery = TrainData.merge(self.arriving[:t])
+        reindexed = extract_features(model, gallery.x, normalize, device)
+        self.stored.append(reindexed[len(gallery) - len(self.arriving[t - 1]):])
+        return {"step": t, **growing_gallery_scores(
+            query_features, query_labels, seen, self.stored, reindexed, gallery.y.numpy())}
 
     @staticmethod
     def summary(scores: Sequence[dict[str, float]]) -> dict[str, float]:

@@ -3,6 +3,7 @@ with negative flips for every upgrade — all from the features already extracte
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +34,7 @@ def pairwise_matrices(features: list[np.ndarray], labels: np.ndarray, seed: int,
     for i in range(T):
         for j in range(i):
             same[i, j], different[i, j] = memo(f"pairwise-{max_pairs}", (i, j),
-                                               lambda i=i, j=j: rates(i, j))
+                                               functools.partial(rates, i, j))
     return {"pairwise-same": same, "pairwise-different": different}
 
 
@@ -54,7 +55,7 @@ def backfilling_curves(features: list[np.ndarray], labels: np.ndarray, seed: int
 
     kind = "backfilling-" + ",".join(policies)
     return [{"old_model": t, "new_model": t + 1,
-             "curves": memo(kind, (t - 1, t), lambda t=t: curves(t))}
+             "curves": memo(kind, (t - 1, t), functools.partial(curves, t))}
             for t in range(1, len(features))]
 
 

@@ -91,7 +91,8 @@ def pairwise_compatibility(
         raise ValueError("exclude_self=True needs the query and gallery to be the same set")
     if len(qn) * len(g_old) <= max_pairs:
         counts = _exact_counts(qn, qo, g_cross, g_old, yq, yg, exclude_self, chunk)
-        return PairwiseCompatibility(*(Rate.counted(k, n) for k, n in counts), exact=True)
+        same_class, different_class = (Rate.counted(k, n) for k, n in counts)
+        return PairwiseCompatibility(same_class, different_class, exact=True)
     rng = np.random.default_rng(seed)
     rates = []
     for same in (True, False):
@@ -100,7 +101,7 @@ def pairwise_compatibility(
         s_old = np.einsum("ij,ij->i", qo[u], g_old[v])
         ok = int((s_new >= s_old).sum() if same else (s_new <= s_old).sum())
         rates.append(Rate(ok / len(u), *wilson_interval(ok, len(u), confidence), len(u)))
-    return PairwiseCompatibility(*rates, exact=False)
+    return PairwiseCompatibility(rates[0], rates[1], exact=False)
 
 
 def _exact_counts(qn: np.ndarray, qo: np.ndarray, g_cross: np.ndarray, g_old: np.ndarray,

@@ -65,6 +65,8 @@ def d_simplex(num_classes: int) -> torch.Tensor:
 class FixedClassifier(nn.Module):
     """A classifier whose class prototypes are fixed (a buffer, so no optimiser can move them)."""
 
+    weight: torch.Tensor
+
     def __init__(self, prototypes: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("weight", prototypes.clone())

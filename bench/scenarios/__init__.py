@@ -11,10 +11,15 @@ from bench.scenarios.spec import Budget, ScenarioSpec, StepSpec
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
 
+def catalog_files() -> list[Path]:
+    """The scenario files shipped with compat-bench, in name order."""
+    return sorted(CATALOG_DIR.glob("*.toml"))
+
+
 def builtin_scenarios() -> list[ScenarioSpec]:
     """The scenarios shipped with compat-bench, one TOML file each."""
-    return [load_scenario_file(p) for p in sorted(CATALOG_DIR.glob("*.toml"))]
+    return [load_scenario_file(p) for p in catalog_files()]
 
 
-__all__ = ["Budget", "ClassPlan", "ScenarioSpec", "StepSpec", "builtin_scenarios",
+__all__ = ["Budget", "ClassPlan", "ScenarioSpec", "StepSpec", "builtin_scenarios", "catalog_files",
            "load_scenario_file", "plan_classes", "scenario_from_dict"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ def load_scenario_file(path: str | Path) -> ScenarioSpec:
     return scenario_from_dict(raw, source=str(path))
 
 
+Fail = Callable[[str, str], ScenarioError]  # builds the error naming a key and its problem
+
+
 def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioSpec:
     """Validate a parsed scenario (as in the TOML files) and build its spec."""
 
@@ -55,39 +59,10 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
     _check_keys(defaults, _fields(StepSpec) - {"new_classes"}, "step_defaults", fail)
     if not isinstance(raw["steps"], list) or not raw["steps"]:
         raise fail("steps", "must be a non-empty list of [[steps]] tables")
-    steps = []
-    for i, step in enumerate(raw["steps"], start=1):
-        where = f"steps[{i}]"
-        _check_keys(step, _fields(StepSpec), where, fail)
-        merged = {**defaults, **step}
-        steps.append(_build(StepSpec, merged, where, fail))
-        s = steps[-1]
-        if s.new_classes < (2 if i == 1 else 0):
-            raise fail(f"{where}.new_classes", "must be at least 2 for the first step and "
-                                               f"non-negative after it, got {s.new_classes}")
-        if not 0 < s.fraction <= 1:
-            raise fail(f"{where}.fraction", f"must be in (0, 1], got {s.fraction}")
-        if s.embedding_dim < 1:
-            raise fail(f"{where}.embedding_dim", f"must be positive, got {s.embedding_dim}")
-        if s.memory_per_class < 0:
-            raise fail(f"{where}.memory_per_class", f"must be ≥ 0, got {s.memory_per_class}")
-        if s.data == "new-only" and s.new_classes == 0 and (i == 1 or not s.memory_per_class):
-            raise fail(where, "trains on nothing: data = \"new-only\" with no new classes and "
-                              "no replay memory; add new_classes, set memory_per_class, or use "
-                              "data = \"cumulative\"")
-    presets = {}
+    steps = _build_steps(raw["steps"], defaults, fail)
     if not isinstance(raw["presets"], dict) or not raw["presets"]:
         raise fail("presets", "must define at least one [presets.NAME] table, e.g. quick")
-    for name, budget in raw["presets"].items():
-        _check_keys(budget, _fields(Budget), f"presets.{name}", fail)
-        if "epochs" not in budget:
-            raise fail(f"presets.{name}.epochs", "is required")
-        presets[name] = _build(Budget, budget, f"presets.{name}", fail)
-        if presets[name].epochs < 1 or presets[name].batch_size < 2:
-            raise fail(f"presets.{name}", "epochs must be ≥ 1 and batch_size ≥ 2")
-        if not 0 <= presets[name].warmup_epochs < presets[name].epochs:
-            raise fail(f"presets.{name}.warmup_epochs", "must be ≥ 0 and below epochs, got "
-                                                        f"{presets[name].warmup_epochs}")
+    presets = _build_presets(raw["presets"], fail)
     order = raw.get("class_order", "seeded")
     if isinstance(order, list):
         if sorted(order) != sorted(set(order)) or not all(isinstance(c, int) for c in order):
@@ -119,6 +94,48 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
     )
 
 
+def _build_steps(raw_steps: list[dict[str, Any]], defaults: dict[str, Any],
+                 fail: Fail) -> list[StepSpec]:
+    """Each [[steps]] table over the step defaults, validated."""
+    steps = []
+    for i, step in enumerate(raw_steps, start=1):
+        where = f"steps[{i}]"
+        _check_keys(step, _fields(StepSpec), where, fail)
+        merged = {**defaults, **step}
+        steps.append(_build(StepSpec, merged, where, fail))
+        s = steps[-1]
+        if s.new_classes < (2 if i == 1 else 0):
+            raise fail(f"{where}.new_classes", "must be at least 2 for the first step and "
+                                               f"non-negative after it, got {s.new_classes}")
+        if not 0 < s.fraction <= 1:
+            raise fail(f"{where}.fraction", f"must be in (0, 1], got {s.fraction}")
+        if s.embedding_dim < 1:
+            raise fail(f"{where}.embedding_dim", f"must be positive, got {s.embedding_dim}")
+        if s.memory_per_class < 0:
+            raise fail(f"{where}.memory_per_class", f"must be ≥ 0, got {s.memory_per_class}")
+        if s.data == "new-only" and s.new_classes == 0 and (i == 1 or not s.memory_per_class):
+            raise fail(where, "trains on nothing: data = \"new-only\" with no new classes and "
+                              "no replay memory; add new_classes, set memory_per_class, or use "
+                              "data = \"cumulative\"")
+    return steps
+
+
+def _build_presets(raw_presets: dict[str, dict[str, Any]], fail: Fail) -> dict[str, Budget]:
+    """Each [presets.NAME] table, validated."""
+    presets = {}
+    for name, budget in raw_presets.items():
+        _check_keys(budget, _fields(Budget), f"presets.{name}", fail)
+        if "epochs" not in budget:
+            raise fail(f"presets.{name}.epochs", "is required")
+        presets[name] = _build(Budget, budget, f"presets.{name}", fail)
+        if presets[name].epochs < 1 or presets[name].batch_size < 2:
+            raise fail(f"presets.{name}", "epochs must be ≥ 1 and batch_size ≥ 2")
+        if not 0 <= presets[name].warmup_epochs < presets[name].epochs:
+            raise fail(f"presets.{name}.warmup_epochs", "must be ≥ 0 and below epochs, got "
+                                                        f"{presets[name].warmup_epochs}")
+    return presets
+
+
 def _fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
@@ -139,7 +156,7 @@ def _build(cls: type, values: dict[str, Any], where: str, fail: Any) -> Any:
             if f.default is dataclasses.MISSING:
                 raise fail(f"{where}.{f.name}", "is required")
             continue
-        value, expected = values[f.name], f.type
+        value, expected = values[f.name], str(f.type)
         ok = {"int": isinstance(value, int) and not isinstance(value, bool),
               "float": isinstance(value, (int, float)) and not isinstance(value, bool),
               "str": isinstance(value, str), "bool": isinstance(value, bool)}[expected]

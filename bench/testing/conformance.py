@@ -31,8 +31,9 @@ from bench.data import ImageDataset, TrainData
 from bench.method import Method
 from bench.models import Model
 from bench.plugins import load_plugins
-from bench.runner import TrainedStep, load_dataset, resolve_scenario, train_steps
-from bench.step import Step
+from bench.resolve import load_dataset, resolve_scenario
+from bench.step import Step, StepLedger
+from bench.steps import TrainedStep, train_steps
 from bench.training import iterations
 
 TINY_SCENARIO = Path(__file__).with_name("tiny.toml")
@@ -52,6 +53,7 @@ class Check:
 @dataclass
 class _StepRecord:
     step: Step
+    ledger: StepLedger
     model: Model
     optimizer_steps: int
     probe: torch.Tensor
@@ -129,7 +131,7 @@ def _record(steps: Iterator[TrainedStep], probe: TrainData) -> _Run:
                 run.tampering += _tampering(model, state, f"step {done.step.index}", t)
             snapshots.append((done.model, {k: v.clone()
                                            for k, v in done.model.state_dict().items()}))
-            run.steps.append(_StepRecord(done.step, done.model, counter[0],
+            run.steps.append(_StepRecord(done.step, done.ledger, done.model, counter[0],
                                          done.step.embed(done.model, probe)))
             counter[0] = 0
     finally:
@@ -176,8 +178,8 @@ def _no_evaluation_data(run: _Run, dataset: ImageDataset) -> Check:
             return Check("no-evaluation-data", False, f"a tensor of shape "
                          f"{tuple(tensor.shape)} reachable from a step or model is a view of "
                          f"the evaluation split")
-        if tensor.dtype == torch.uint8 and tuple(tensor.shape[1:]) == dataset.image_shape:
-            if any(bytes(img.cpu().numpy()) in images for img in tensor):
+        if (tensor.dtype == torch.uint8 and tuple(tensor.shape[1:]) == dataset.image_shape
+                and any(bytes(img.cpu().numpy()) in images for img in tensor)):
                 return Check("no-evaluation-data", False, f"a uint8 tensor of shape "
                              f"{tuple(tensor.shape)} reachable from a step or model holds "
                              f"evaluation images")
@@ -218,8 +220,8 @@ def _filled(cell: types.CellType) -> bool:
 def _budget(run: _Run) -> Check:
     for r in run.steps:
         allowed = iterations(len(r.step.training_data()), r.step.budget)
-        own_steps = r.optimizer_steps - r.step._companion_optimizer_steps
-        if r.step.fit_calls < 1 and r.step._companion_calls < 1:
+        own_steps = r.optimizer_steps - r.ledger.companion_optimizer_steps
+        if r.ledger.fit_calls < 1 and r.ledger.companion_calls < 1:
             return Check("budget", False, f"step {r.step.index} did not train through "
                          f"step.fit, which applies the scenario's budget")
         if own_steps > allowed:
@@ -228,5 +230,5 @@ def _budget(run: _Run) -> Check:
                          f"epochs of batches of {r.step.budget.batch_size} over "
                          f"{len(r.step.training_data())} images)")
     return Check("budget", True, ", ".join(
-        str(r.optimizer_steps - r.step._companion_optimizer_steps) for r in run.steps)
+        str(r.optimizer_steps - r.ledger.companion_optimizer_steps) for r in run.steps)
         + " optimiser steps")

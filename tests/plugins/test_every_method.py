@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from bench.evaluation import extract_features
+from bench.evaluation.protocols import evaluation_set
 from bench.metrics import retrieval_metrics
 from bench.plugins import load_plugins
-from bench.runner import evaluation_set, load_dataset, resolve_scenario, run_unit
+from bench.resolve import load_dataset, resolve_scenario
+from bench.runner import run_unit
 from bench.scenarios import plan_classes
 from bench.testing import check_method, train_tiny
 from tests.conftest import TINY

@@ -61,7 +61,7 @@ def test_triplet_and_centres_use_the_previous_model(monkeypatch):
         step = done.step
         old, centres = method.centres[step.index]
         assert old is method.spies[step.index]
-        assert step.logs["warm_started_tensors"] > 0  # started from the previous weights
+        assert done.ledger.logs["warm_started_tensors"] > 0  # started from the previous weights
         features = F.normalize(step.embed(old.inner), dim=1)
         assert centres.shape == (len(step.old_classes), old.feature_dim)
         for k in step.old_classes:

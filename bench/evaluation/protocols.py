@@ -1,0 +1,124 @@
+"""Evaluation protocols: how a unit is scored from its trained models and their stored
+features. The runner trains, embeds, then asks every protocol that applies to the scenario
+for its part of the result; it names none of them. A new protocol is a `Protocol` subclass
+and one line in `PROTOCOLS`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from bench.data import ImageDataset, TrainData
+from bench.data.augment import Normalizer
+from bench.data.splits import arrivals, select_classes
+from bench.evaluation import Memo, compatibility_cells, matrices
+from bench.evaluation.embedding import Embeddings
+from bench.evaluation.growing import GrowingGallery
+from bench.evaluation.transform import upgraded_galleries
+from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
+from bench.metrics import POLICIES
+from bench.models import Model
+from bench.results import derived_metrics, to_nested
+from bench.scenarios import ClassPlan, ScenarioSpec
+
+
+def evaluation_set(spec: ScenarioSpec, dataset: ImageDataset, plan: ClassPlan,
+                   evaluation: ImageDataset | None) -> TrainData:
+    """What every model embeds for evaluation: the test images of the scenario's classes, or
+    for `transfer` the evaluation dataset's test split or the classes no step trains on."""
+    if spec.protocol == "transfer" and evaluation is not None:
+        return TrainData(evaluation.test_x, evaluation.test_y)
+    if spec.protocol == "transfer":
+        unseen = torch.isin(dataset.test_y, torch.tensor(plan.order), invert=True)
+        return TrainData(dataset.test_x[unseen], dataset.test_y[unseen])
+    return select_classes(dataset.test_x, dataset.test_y, plan, dataset.num_classes)
+
+
+@dataclass(frozen=True)
+class ScoringInputs:
+    """What a protocol scores from: the unit's facts, its frozen models and their stored
+    features of the evaluation set. No `Step` and no method: a protocol sees what a deployed
+    retrieval system would have."""
+
+    spec: ScenarioSpec
+    dataset: ImageDataset
+    plan: ClassPlan
+    seed: int
+    device: torch.device
+    normalize: Normalizer
+    models: Sequence[Model]
+    embeddings: Embeddings
+    labels: np.ndarray
+    memo: Memo
+
+
+class Protocol(abc.ABC):
+    """One way of scoring a unit; `score` returns RunResult fields (`metrics` is merged)."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def applies(self, spec: ScenarioSpec) -> bool:
+        """Whether this protocol scores units of `spec`."""
+
+    @abc.abstractmethod
+    def score(self, inputs: ScoringInputs) -> dict[str, Any]:
+        """This protocol's part of the result."""
+
+
+class CompatibilityMatrices(Protocol):
+    """Retrieval on the evaluation set with queries by model i and the gallery by model j ≤ i
+    (leave-one-out; for `transfer`, on its evaluation set): the matrices, their derived
+    metrics, the pairwise rates and the backfilling curves. A model that transforms stored
+    galleries (forward compatibility) is searched through its transformation, and its cost
+    is recorded."""
+
+    name = "compatibility-matrices"
+
+    def applies(self, spec: ScenarioSpec) -> bool:
+        return True
+
+    def score(self, inputs: ScoringInputs) -> dict[str, Any]:
+        features, labels, memo = inputs.embeddings.features, inputs.labels, inputs.memo
+        out: dict[str, Any] = {}
+        gallery = None
+        if any(m.transforms_gallery for m in inputs.models):
+            gallery, out["gallery_transform"] = upgraded_galleries(
+                inputs.models, features, inputs.embeddings.side_infos, inputs.device)
+        C = matrices(compatibility_cells(features, labels, memo, gallery), len(features))
+        pairwise = pairwise_matrices(features, labels, inputs.seed, memo=memo, gallery=gallery)
+        out["backfilling"] = backfilling_curves(features, labels, inputs.seed, POLICIES, memo,
+                                                gallery)
+        out["matrices"] = {metric: to_nested(m) for metric, m in {**C, **pairwise}.items()}
+        out["metrics"] = derived_metrics(C) | upgrade_metrics(pairwise, out["backfilling"])
+        return out
+
+
+class GrowingGalleryScores(Protocol):
+    """The growing gallery (bench.evaluation.growing): training images join the gallery when
+    their class arrives, embedded by that step's model and never re-encoded."""
+
+    name = "growing-gallery"
+
+    def applies(self, spec: ScenarioSpec) -> bool:
+        return spec.protocol == "growing-gallery"
+
+    def score(self, inputs: ScoringInputs) -> dict[str, Any]:
+        spec, dataset, plan = inputs.spec, inputs.dataset, inputs.plan
+        train = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
+        growing = GrowingGallery(arrivals(train, plan.new, spec.gallery_per_class, inputs.seed))
+        scores = [growing.score(t, model, seen, features, inputs.labels, inputs.normalize,
+                                inputs.device)
+                  for t, (model, seen, features) in enumerate(
+                      zip(inputs.models, plan.seen, inputs.embeddings.features, strict=True),
+                      start=1)]
+        return {"growing_gallery": scores, "metrics": growing.summary(scores)}
+
+
+PROTOCOLS: tuple[Protocol, ...] = (CompatibilityMatrices(), GrowingGalleryScores())

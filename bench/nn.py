@@ -1,0 +1,72 @@
+"""The toolkit for method plugins: the building blocks compatibility methods share, public and
+stable, so that a plugin imports `bench` and `bench.nn` and nothing else of the harness (and no
+other plugin). Everything else under `bench` is internal.
+
+- feature ops: `match_dim` (compare on the first min(d) dimensions, zero-padding a smaller
+  feature), `class_means`, `warm_start` (copy the weights whose shapes match);
+- classifiers: `CosineClassifier`, `FixedClassifier`, `d_simplex`, `margin_logits`,
+  `COSINE_SCALE` (the scale of the cosine base losses) and `COSINE_LOSSES` (their names);
+- backbones: `build_backbone`;
+- `SimplexMethod`: the base of methods whose models share one fixed d-Simplex classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from bench.method import Method
+from bench.models import (
+    COSINE_LOSSES,
+    CosineClassifier,
+    FixedClassifier,
+    Model,
+    build_backbone,
+    class_means,
+    d_simplex,
+    margin_logits,
+    match_dim,
+    warm_start,
+)
+from bench.models.losses import COSINE_SCALE
+from bench.step import Step
+
+__all__ = ["COSINE_LOSSES", "COSINE_SCALE", "CosineClassifier", "FixedClassifier",
+           "SimplexMethod", "build_backbone", "class_means", "d_simplex", "margin_logits",
+           "match_dim", "warm_start"]
+
+
+class SimplexMethod(Method):
+    """A method whose every model classifies against one fixed, never-trained d-Simplex
+    (Pernici et al., TNNLS 2021): K = `step.capacity` prototypes with pairwise cosine
+    −1/(K−1), built at the first step and kept in the method's state (CoReS, CL2R, HOC)."""
+
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self.prototypes: torch.Tensor | None = None
+
+    def simplex(self, step: Step) -> FixedClassifier:
+        """The classifier every step shares."""
+        if self.prototypes is None:
+            self.prototypes = d_simplex(step.capacity)
+        return FixedClassifier(self.prototypes)
+
+    def continued_model(self, step: Step) -> tuple[Model, Model | None]:
+        """A model on the shared simplex (feature dimension K − 1) with the previous model's
+        weights copied in, for methods that continue task after task, and that previous
+        model (None at the first step, where the model starts fresh)."""
+        classifier = self.simplex(step)
+        model = step.new_model(embedding_dim=classifier.weight.shape[1], classifier=classifier)
+        if not step.previous:
+            return model, None
+        old = step.previous[-1]
+        step.log(warm_started_tensors=warm_start(model, old))
+        return model, old
+
+    @staticmethod
+    def fit_on_simplex(step: Step, model: Model) -> Model:
+        """Train with plain cross-entropy over the K simplex prototypes."""
+        return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))

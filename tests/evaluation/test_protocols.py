@@ -1,0 +1,101 @@
+"""The three stages of a unit, one direction: the models and features a unit stores are enough
+to score it again, every protocol comes from the registry, and the runner names none."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+import torch
+
+import bench.evaluation.protocols as protocols
+import bench.runner
+from bench.evaluation.embedding import embed_evaluation_set
+from bench.evaluation.protocols import PROTOCOLS, Protocol, ScoringInputs, evaluation_set
+from bench.plugins import load_plugins
+from bench.resolve import load_dataset, resolve_scenario
+from bench.runner import cell_memo, run_unit
+from bench.scenarios import plan_classes
+from bench.scenarios.spec import PROTOCOLS as SCENARIO_PROTOCOLS
+from bench.steps import train_steps
+from bench.store import ArtifactStore
+from tests.conftest import TINY
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("method", ["l2", "fct"])
+def test_a_unit_is_scored_again_from_its_stored_models_and_features(method, tmp_path):
+    """Re-scoring from the store (no model trained, no feature computed) gives the unit's
+    result exactly, gallery transformations (fct) included."""
+    plugins = load_plugins()
+    spec = resolve_scenario(str(TINY), plugins)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    cls = plugins.methods.get(method)
+    params = cls.resolve_params("quick", {})
+    store = ArtifactStore(tmp_path)
+    result = run_unit(spec, dataset, cls, params, 0, "quick", CPU, log=lambda _: None,
+                      store=store)
+    assert result.status == "ok", result.error
+
+    again = ArtifactStore(tmp_path)  # a new process's view of the same store
+    plan = plan_classes(spec, dataset.num_classes, 0)
+    trained = list(train_steps(spec, dataset, cls(params), 0, "quick", CPU, plan, again))
+    assert all(done.reused for done in trained)
+    eval_set = evaluation_set(spec, dataset, plan, None)
+    models = [done.model for done in trained]
+    embeddings = embed_evaluation_set(models, [done.key for done in trained], eval_set,
+                                      trained[0].step.normalize, CPU, again)
+    inputs = ScoringInputs(spec, dataset, plan, 0, CPU, trained[0].step.normalize, models,
+                           embeddings, eval_set.y.numpy(),
+                           cell_memo(again, embeddings.keys, embeddings.eval_key, 0))
+    scored = {}
+    for protocol in PROTOCOLS:
+        if protocol.applies(spec):
+            scored |= protocol.score(inputs)
+    assert not again.written, again.written  # nothing trained, embedded or scored anew
+    assert scored["matrices"] == result.matrices
+    assert scored["backfilling"] == result.backfilling
+    assert scored["metrics"].items() <= result.metrics.items()
+    assert untimed(scored.get("gallery_transform", {})) == untimed(result.gallery_transform)
+
+
+def untimed(cost: dict) -> dict:
+    """A gallery transformation's record without its timings, which vary run to run."""
+    return {**cost, "upgrades": [{k: v for k, v in u.items() if k != "time_s"}
+                                 for u in cost.get("upgrades", [])]}
+
+
+def test_a_registered_protocol_scores_every_unit_it_applies_to(monkeypatch):
+    class GalleryCount(Protocol):
+        name = "gallery-count"
+
+        def applies(self, spec):
+            return spec.num_steps == 3
+
+        def score(self, inputs):
+            return {"metrics": {"gallery_items": float(len(inputs.labels))}}
+
+    monkeypatch.setattr(bench.runner, "PROTOCOLS", (*PROTOCOLS, GalleryCount()))
+    plugins = load_plugins()
+    spec = resolve_scenario(str(TINY), plugins)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    cls = plugins.methods.get("independent")
+    result = run_unit(spec, dataset, cls, cls.resolve_params("quick", {}), 0, "quick", CPU,
+                      log=lambda _: None)
+    assert result.metrics["gallery_items"] == result.metrics["eval_images"]
+    assert "AC" in result.metrics  # the built-in protocols still scored it
+
+    two_steps = dataclasses.replace(spec, steps=spec.steps[:2])
+    result = run_unit(two_steps, dataset, cls, cls.resolve_params("quick", {}), 0, "quick",
+                      CPU, log=lambda _: None)
+    assert "gallery_items" not in result.metrics
+
+
+def test_the_runner_names_no_protocol_and_scoring_never_sees_a_step():
+    source = inspect.getsource(bench.runner)
+    assert not [name for name in SCENARIO_PROTOCOLS if name in source]
+    assert "growing" not in source
+    assert "Step" not in {f.type for f in dataclasses.fields(ScoringInputs)}
+    assert "bench.step" not in inspect.getsource(protocols)
