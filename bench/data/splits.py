@@ -74,9 +74,9 @@ def arrivals(train: TrainData, new_classes: Sequence[Sequence[int]], per_class: 
     """The gallery images arriving at each step: `per_class` seeded training images (all when
     0) of each class new at that step."""
     g = draw_seed("arrivals", seed)
+    count = (lambda n: per_class) if per_class else None
     out = []
     for classes in new_classes:
-        count = (lambda n: per_class) if per_class else None
         index = torch.sort(sample_per_class(train.y, classes, count, g)).values
         out.append(TrainData(train.x[index], train.y[index]))
     return out
