@@ -1,8 +1,9 @@
 """Reuse of trained steps: the key of a step's model, and saving and restoring it.
 
 A step's key hashes exactly what the method sees and is told: its images and labels, the replay
-memory, the step's spec and budget, the method (name, version, parameters and seed), the device
-type and the key of the step before (which stands for every earlier model). It does not hash
+memory, the step's spec and budget, the method (name, version, parameters, seed and the
+fingerprint of its code), the harness's training code, the device type and the key of the step
+before (which stands for every earlier model). It does not hash
 the scenario's later steps, so a step appended to a scenario trains only itself, unless the
 method read `step.total` or `step.capacity` (facts about the whole scenario): the values it read
 are then part of its key, recorded under the base key in `reads.json`.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from bench.fingerprint import harness_fingerprint, method_fingerprint
 from bench.method import Method
 from bench.models import Model
 from bench.step import Step, StepLedger
@@ -26,6 +28,8 @@ def step_base_key(step: Step, method: Method, seed: int, previous_key: str) -> s
     return content_key({
         "harness": distribution_version("compat-bench") or "unknown",
         "method": method.name, "method_version": method.version, "params": method.params,
+        "code": {"method": method_fingerprint(type(method)),
+                 "harness": harness_fingerprint("training")},
         "seed": seed, "index": step.index, "step": asdict(step.spec),
         "budget": asdict(step.budget), "device": step.device.type,
         "seen": len(step.seen_classes), "new": list(step.new_classes),

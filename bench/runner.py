@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,20 +17,22 @@ from bench.data import ImageDataset
 from bench.evaluation import Memo, compute_now
 from bench.evaluation.embedding import embed_evaluation_set
 from bench.evaluation.protocols import PROTOCOLS, ScoringInputs, evaluation_set
+from bench.fingerprint import code_fingerprints, harness_fingerprint
 from bench.method import Method
 from bench.results import RunResult, provenance
 from bench.scenarios import ScenarioSpec, plan_classes
 from bench.steps import TrainedStep, train_steps
-from bench.store import ArtifactStore, content_key
+from bench.store import ArtifactStore, activity, content_key
 from bench.versions import distribution_version
 
 
 def unit_key(spec: ScenarioSpec, method: type[Method], params: Mapping[str, Any], seed: int,
              preset: str) -> str:
-    """Hash of everything that determines a unit's result."""
+    """Hash of everything that determines a unit's result, the code included."""
     payload = {"scenario": spec.to_dict(), "method": method.name, "version": method.version,
                "params": dict(params), "seed": seed, "preset": preset,
-               "compat_bench": distribution_version("compat-bench") or "unknown"}
+               "compat_bench": distribution_version("compat-bench") or "unknown",
+               "code": code_fingerprints(method)}
     return content_key(payload)[:16]
 
 
@@ -45,7 +48,9 @@ def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method]
     result = RunResult(scenario=spec.name, method=method_cls.name, seed=seed, preset=preset,
                        status="ok", method_version=method_cls.version, params=dict(params),
                        scenario_spec=spec.to_dict(),
-                       provenance=provenance(str(device), plugin_dist))
+                       provenance=provenance(str(device), plugin_dist)
+                       | {"code": code_fingerprints(method_cls)})
+    before = (Counter(store.read), Counter(store.written)) if store else None
     try:
         _train_and_evaluate(spec, dataset, method_cls(params), seed, preset, device, result, log,
                             evaluation, store)
@@ -55,6 +60,8 @@ def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method]
         result.status = "failed"
         result.error = "".join(traceback.format_exception(e))
         log(f"[{spec.name}] {method_cls.name} seed {seed}: FAILED: {type(e).__name__}: {e}")
+    if store and before:
+        log(f"[{spec.name}] {method_cls.name} seed {seed}: {activity(store, *before)}")
     return result
 
 
@@ -107,6 +114,7 @@ def cell_memo(store: ArtifactStore, feature_keys: Sequence[str], eval_key: str,
     scenario computes only its own row and column."""
     def memo(kind: str, models: tuple[int, ...], compute: Any) -> Any:
         key = content_key({"kind": kind, "features": [feature_keys[i] for i in models],
-                           "labels": eval_key, "seed": seed})
+                           "labels": eval_key, "seed": seed,
+                           "code": harness_fingerprint("evaluation")})
         return store.cached(key, "cell.json", compute)
     return memo

@@ -41,13 +41,15 @@ def array_key(*arrays: np.ndarray | torch.Tensor) -> str:
 
 
 class ArtifactStore:
-    """Artifacts of finished work under `root`; `written` counts what this process added.
-    With `reuse=False` nothing stored is read back: everything is computed and rewritten."""
+    """Artifacts of finished work under `root`; `written` counts what this process added and
+    `read` what it reused, by artifact name. With `reuse=False` nothing stored is read back:
+    everything is computed and rewritten."""
 
     def __init__(self, root: Path, reuse: bool = True) -> None:
         self.root = Path(root)
         self.reuse = reuse
         self.written: Counter[str] = Counter()
+        self.read: Counter[str] = Counter()
 
     def path(self, key: str, name: str) -> Path:
         return self.root / key[:2] / key / name
@@ -63,6 +65,7 @@ class ArtifactStore:
         self._write(key, name, json.dumps(value, indent=1).encode())
 
     def load_json(self, key: str, name: str) -> Any:
+        self.read[name] += 1
         return json.loads(self.path(key, name).read_text())
 
     def save_array(self, key: str, name: str, array: np.ndarray) -> None:
@@ -71,6 +74,7 @@ class ArtifactStore:
         self._write(key, name, buffer.getvalue())
 
     def load_array(self, key: str, name: str) -> np.ndarray:
+        self.read[name] += 1
         return np.load(self.path(key, name), allow_pickle=False)
 
     def save_object(self, key: str, name: str, value: Any) -> None:
@@ -80,6 +84,7 @@ class ArtifactStore:
         self._write(key, name, buffer.getvalue())
 
     def load_object(self, key: str, name: str, device: torch.device) -> Any:
+        self.read[name] += 1
         return torch.load(self.path(key, name), map_location=device, weights_only=False)
 
     def cached(self, key: str, name: str, compute: Callable[[], T]) -> T:
@@ -96,3 +101,16 @@ class ArtifactStore:
         value = compute()
         self.save_array(key, name, value)
         return value
+
+
+# What the artifacts a unit reuses or computes are, for its summary line.
+ARTIFACT_NAMES = {"model.pt": "trained steps", "features.npy": "feature sets",
+                  "cell.json": "metric cells"}
+
+
+def activity(store: ArtifactStore, read: Counter[str], written: Counter[str]) -> str:
+    """"reused …; computed …" since the counts `read` and `written` were taken."""
+    def counts(now: Counter[str], before: Counter[str]) -> str:
+        return ", ".join(f"{now[name] - before[name]} {label}"
+                         for name, label in ARTIFACT_NAMES.items())
+    return f"reused {counts(store.read, read)}; computed {counts(store.written, written)}"

@@ -14,6 +14,7 @@ import torch
 from bench.data import TrainData
 from bench.data.augment import Normalizer
 from bench.evaluation import extract_features
+from bench.fingerprint import harness_fingerprint
 from bench.models import Model
 from bench.store import ArtifactStore, array_key, content_key
 
@@ -37,7 +38,8 @@ def embed_evaluation_set(models: Sequence[Model], model_keys: Sequence[str], ima
     out = Embeddings(eval_key=array_key(images.x, images.y) if store else "")
     for model, model_key in zip(models, model_keys, strict=True):
         start = time.perf_counter()
-        key = content_key({"model": model_key, "eval": out.eval_key}) if store else ""
+        key = content_key({"model": model_key, "eval": out.eval_key,
+                           "code": harness_fingerprint("evaluation")}) if store else ""
 
         def stored(name: str, side_info: bool = False, model: Model = model,
                    key: str = key) -> np.ndarray:
