@@ -124,3 +124,44 @@ def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def training_curves_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
+    """Per-epoch training loss of each method, every named term beside the total, epochs of
+    successive steps (and `fit` calls) laid end to end; mean over seeds, steps marked by
+    dotted lines. None when the results hold no curves."""
+    runs: dict[str, list[list[dict]]] = {}
+    for r in results:
+        epochs = [epoch for step in r.steps for curve in step.get("curves", []) for epoch in curve]
+        if r.status == "ok" and epochs:
+            runs.setdefault(r.method, []).append(epochs)
+    if not runs:
+        return None
+    plt = _pyplot()
+    methods = sorted(runs)
+    columns = min(4, len(methods))
+    rows = -(-len(methods) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
+    for ax, method in zip(axes.flat, methods, strict=False):
+        seeds = [s for s in runs[method] if len(s) == len(runs[method][0])]
+        terms = [k for k in seeds[0][-1] if k not in ("epoch", "lr")]
+        x = np.arange(1, len(seeds[0]) + 1)
+        for term in terms:
+            y = np.mean([[e.get(term, np.nan) for e in s] for s in seeds], axis=0)
+            ax.plot(x, y, lw=2 if term == "loss" else 1, label=term,
+                    color="black" if term == "loss" else None)
+        for boundary in [i + 1.5 for i, e in enumerate(seeds[0][1:]) if e["epoch"] == 1]:
+            ax.axvline(boundary, color="grey", ls=":", lw=1)
+        ax.set_title(f"{method} ({len(seeds)} seed{'s' * (len(seeds) > 1)})", fontsize=9)
+        ax.set_xlabel("epoch (steps end to end)")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in axes.flat[len(methods):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

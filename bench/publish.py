@@ -22,7 +22,12 @@ from tabulate import tabulate
 
 from bench.errors import BenchError
 from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
-from bench.plots import backfilling_figure, cross_model_figure, matrix_heatmap
+from bench.plots import (
+    backfilling_figure,
+    cross_model_figure,
+    matrix_heatmap,
+    training_curves_figure,
+)
 from bench.results import RunResult, load_result
 from bench.scenarios import ScenarioSpec, scenario_from_dict
 
@@ -158,9 +163,13 @@ def write_board(board: Board, out: Path) -> list[Path]:
         written.append(cross_model_figure(matrices, figures / "cross-model.png",
                                           f"{board.spec.name} on {board.spec.dataset}: "
                                           f"cross-model top-1"))
-    figure = backfilling_figure(board.results, figures / "backfilling.png",
-                                f"{board.spec.name}: partial backfilling")
-    return written + ([figure] if figure else [])
+    figures_made = [
+        backfilling_figure(board.results, figures / "backfilling.png",
+                           f"{board.spec.name}: partial backfilling"),
+        training_curves_figure(board.results, figures / "training-curves.png",
+                               f"{board.spec.name}: training loss per epoch"),
+    ]
+    return written + [figure for figure in figures_made if figure]
 
 
 def index_markdown(boards: list[Board]) -> str:

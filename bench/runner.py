@@ -80,7 +80,7 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
             "seen_classes": len(step.seen_classes), "train_samples": len(step.train),
             "memory_samples": len(step.memory) if step.memory is not None else 0,
             "feature_dim": None, "train_time_s": round(done.train_time_s, 3),
-            "embed_time_s": None, "logs": done.ledger.logs,
+            "embed_time_s": None, "logs": done.ledger.logs, "curves": done.ledger.curves,
         })
         how = "restored from the store" if done.reused else f"trained in {done.train_time_s:.1f}s"
         log(f"{unit} step {step.index}/{spec.num_steps}: {len(step.train)} images, "

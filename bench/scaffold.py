@@ -36,9 +36,10 @@ packages = ["$module"]
 METHOD = '''\
 """`$name`: the new model's features are pulled towards the previous model's features.
 
-    L = L_base(φ_new(x), y) + weight · mean_i (1 − cos(φ_new(x_i)[:d], φ_old(x_i)[:d]))
+    L = L_base(φ_new(x), y) + weight · mean_i (1 − cos(φ_new(x_i), φ_old(x_i)))
 
-with φ_old the previous step's frozen model and d the smaller feature dimension.
+with φ_old the previous step's frozen model, φ_new matched to its dimension (truncated or
+zero-padded: `bench.nn.match_dim`).
 Replace this with your method: cite the paper's equation, list every deviation.
 """
 
@@ -48,13 +49,14 @@ import torch
 import torch.nn.functional as F
 
 import bench
+from bench.nn import match_dim
 
 
 class $cls(bench.Method):
     name = "$name"
     summary = "Base loss plus cosine distillation to the previous model."
     paper = ""
-    version = "1"  # bump whenever a change would change results
+    version = "1"  # a change to this file retrains by itself; bump this to name a new recipe
     defaults = {"weight": 1.0}
     presets = {"paper": {"weight": 1.0}}  # the published hyper-parameters
 
@@ -63,16 +65,15 @@ class $cls(bench.Method):
         old = step.previous[-1] if step.previous else None
         weight = self.params["weight"]
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
-            loss = step.base_loss(out, batch.y)
+            terms = {"base": step.base_loss(out, batch.y)}  # named terms: one curve each
             if old is not None:
                 with torch.no_grad():
                     target = old(batch.x).features
-                d = min(target.shape[1], out.features.shape[1])
-                cosine = F.cosine_similarity(out.features[:, :d], target[:, :d])
-                loss = loss + weight * (1 - cosine).mean()
-            return loss
+                cosine = F.cosine_similarity(match_dim(out.features, target.shape[1]), target)
+                terms["distillation"] = weight * (1 - cosine).mean()
+            return terms
 
         return step.fit(model, loss_fn)
 

@@ -43,6 +43,7 @@ class StepLedger:
     method_name: str = "method"
     companion_source: CompanionSource | None = None
     logs: dict[str, Any] = field(default_factory=dict)
+    curves: list[training.Curve] = field(default_factory=list)  # one per `fit` call
     fit_calls: int = 0
     scenario_reads: dict[str, int] = field(default_factory=dict)
     companion_calls: int = 0
@@ -163,14 +164,19 @@ class Step:
             data: TrainData | None = None) -> Model:
         """Train `model` with the scenario's budget; returns it in eval mode.
 
+        `loss_fn(batch)` returns the loss, or a dict of its named terms (summed into the loss),
+        e.g. `{"base": ..., "influence": λ * ...}`: the result file then keeps each term's
+        per-epoch mean, so the curves show which term converged.
         `parameters` defaults to the model's; pass extra ones (e.g. a learned margin) here.
         `data` defaults to `step.training_data()`: the step's data plus the replay memory.
         """
         self._ledger.fit_calls += 1
         data = self.training_data() if data is None else data
+        curve: training.Curve = []
+        self._ledger.curves.append(curve)
         return training.fit(model, loss_fn, data, self.budget, normalize=self.normalize,
                             device=self.device, generator=self.generator, label=self.label,
-                            parameters=parameters)
+                            parameters=parameters, curve=curve)
 
     def iterations(self, data: TrainData | None = None) -> int:
         """How many optimiser steps `fit` makes on `data` (default: `step.training_data()`)

@@ -73,6 +73,7 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
         if restored:
             key, model, record = restored
             ledger.logs, train_time = record["logs"], record["train_time_s"]
+            ledger.curves = record.get("curves", [])
         else:
             start = time.perf_counter()
             model = method.train(step)
@@ -82,7 +83,8 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
                                  f"not a bench.Model")
             if store:
                 key = save_step(store, base, step, ledger, method, model,
-                                {"logs": ledger.logs, "train_time_s": train_time})
+                                {"logs": ledger.logs, "curves": ledger.curves,
+                                 "train_time_s": train_time})
         previous.append(freeze(model))
         if step_spec.memory_per_class:
             memory = remember(memory, step, model, seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 from tqdm.auto import tqdm
@@ -16,7 +16,10 @@ from bench.models import Model
 from bench.precision import mixed_precision
 from bench.scenarios import Budget
 
-LossFn = Callable[[Batch], torch.Tensor]
+# A loss function returns the loss, or its named terms (the loss is their sum): each term's
+# per-epoch mean is then recorded beside the total's.
+LossFn = Callable[[Batch], "torch.Tensor | Mapping[str, torch.Tensor]"]
+Curve = list[dict[str, float]]  # one entry per epoch: epoch, lr, loss and each named term
 
 
 def progress_disabled() -> bool | None:
@@ -59,8 +62,11 @@ def fit(
     generator: torch.Generator,
     label: str,
     parameters: Iterable[torch.nn.Parameter] | None = None,
+    curve: Curve | None = None,
 ) -> Model:
-    """Train `model` for `budget.epochs` over `data`, minimising `loss_fn(batch)`.
+    """Train `model` for `budget.epochs` over `data`, minimising `loss_fn(batch)` (the loss or
+    its named terms, summed). Each epoch's mean loss, mean terms and last learning rate are
+    appended to `curve`.
 
     Stops with DivergenceError (naming `label`, the method and step) when the loss is not finite.
     """
@@ -75,13 +81,24 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda it: lr_factor(budget.schedule, it, total, warmup))
     iteration = 0
+    curve = [] if curve is None else curve
     with tqdm(total=total, desc=label, unit="batch", leave=False, disable=progress_disabled(),
               mininterval=1.0) as bar:
         for epoch in range(budget.epochs):
+            sums: dict[str, torch.Tensor] = {}
+            batches = 0
             for batch in iterate_batches(data, budget.batch_size, normalize, device, generator,
                                          augment=budget.augment, flip=budget.flip):
                 with mixed_precision(device):  # the forward pass only, as torch advises
-                    loss = loss_fn(batch)
+                    terms = loss_fn(batch)
+                if isinstance(terms, Mapping):
+                    loss = torch.stack([term.float() for term in terms.values()]).sum()
+                    terms = {"loss": loss, **terms}
+                else:
+                    loss, terms = terms, {"loss": terms}
+                for name, value in terms.items():
+                    sums[name] = sums.get(name, 0) + value.detach().float()
+                batches += 1
                 if not torch.isfinite(loss):
                     raise DivergenceError(
                         f"{label} diverged: the loss is {loss.item()} at epoch {epoch + 1}/"
@@ -96,5 +113,8 @@ def fit(
                 bar.update()
                 if iteration % 20 == 0:
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            curve.append({"epoch": epoch + 1, "lr": float(scheduler.get_last_lr()[0]),
+                          **{name: round(float(total) / max(batches, 1), 6)
+                             for name, total in sums.items()}})
     model.eval()
     return model

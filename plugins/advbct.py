@@ -121,7 +121,7 @@ class AdvBCT(bench.Method):
         iteration = [0]
         step.log(old_radius_mean=float(r_max[present].mean()) if present else None)
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             progress = iteration[0] / total
             epoch = min(epochs, iteration[0] * epochs // total + 1)
             iteration[0] += 1
@@ -137,8 +137,8 @@ class AdvBCT(bench.Method):
                 absent, float("inf"))
             compatibility = boundary_violation(out.features, batch.y, centres, radii)
             schedule = (epochs - epoch + 1) / epochs
-            return (step.base_loss(out, batch.y) + compatibility
-                    + self.params["adversarial_weight"] * schedule * adversarial)
+            return {"base": step.base_loss(out, batch.y), "compatibility": compatibility,
+                    "adversarial": self.params["adversarial_weight"] * schedule * adversarial}
 
         return step.fit(model, loss_fn,
                         parameters=[*model.parameters(), *critic.parameters(), w])

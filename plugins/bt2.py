@@ -122,16 +122,16 @@ class BT2(bench.Method):
         pseudo[present] = class_means(old_features, labels, present)
         step.log(extra_dims=extra, feature_dim=model.feature_dim)
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             feature, bct, _ = model.parts(batch.x)
             with torch.no_grad():
                 target_new = independent(batch.x).features
                 target_old = old(batch.x).features
-            return (F.cross_entropy(model.classifier(feature), batch.y)
-                    + p["independent_weight"] * dissimilarity(feature, target_new)
-                    + p["pseudo_classifier_weight"] * F.cross_entropy(
-                        F.normalize(bct, dim=1) @ pseudo.T, batch.y)
-                    + p["old_weight"] * dissimilarity(bct, target_old))
+            return {"base": F.cross_entropy(model.classifier(feature), batch.y),
+                    "independent": p["independent_weight"] * dissimilarity(feature, target_new),
+                    "pseudo_classifier": p["pseudo_classifier_weight"] * F.cross_entropy(
+                        F.normalize(bct, dim=1) @ pseudo.T, batch.y),
+                    "old": p["old_weight"] * dissimilarity(bct, target_old)}
 
         return step.fit(model, loss_fn)
 

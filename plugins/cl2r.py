@@ -57,14 +57,14 @@ class CL2R(SimplexMethod):
         lam = distillation_weight(self.params["distillation_base"], len(step.new_classes), n_old)
         step.log(distillation_weight=lam)
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
             replayed = batch.y < n_old  # old classes carry the labels 0..n_old-1
             with torch.no_grad():
                 target = old(batch.x).features
             new = match_dim(out.features, target.shape[1])
-            return F.cross_entropy(out.logits, batch.y) + lam * replay_distillation(
-                new, target, replayed)
+            return {"base": F.cross_entropy(out.logits, batch.y),
+                    "distillation": lam * replay_distillation(new, target, replayed)}
 
         return step.fit(model, loss_fn)
 

@@ -87,14 +87,15 @@ class CVS(bench.Method):
         centres = self.previous_centres(step, old)
         d_old = centres.shape[1]
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
             with torch.no_grad():
                 old_features = old(batch.x).features
             new = match_dim(out.features, d_old)
-            return (classification(out, batch.y)
-                    + p["alpha"] * coherence_loss(new, old_features, batch.y, p["margin"])
-                    + p["beta"] * centre_loss(new, batch.y, centres))
+            return {"base": classification(out, batch.y),
+                    "coherence": p["alpha"] * coherence_loss(new, old_features, batch.y,
+                                                             p["margin"]),
+                    "centre": p["beta"] * centre_loss(new, batch.y, centres)}
 
         return step.fit(model, loss_fn)
 

@@ -56,13 +56,13 @@ class HOC(SimplexMethod):
             return self.fit_on_simplex(step, model)
         lam, mu = self.params["ce_weight"], self.params["mu"]
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
             with torch.no_grad():
                 target = old(batch.x).features
             new = match_dim(out.features, target.shape[1])
-            return (lam * F.cross_entropy(out.logits, batch.y)
-                    + (1 - lam) * hoc_contrastive(new, target, batch.y, mu))
+            return {"base": lam * F.cross_entropy(out.logits, batch.y),
+                    "hoc": (1 - lam) * hoc_contrastive(new, target, batch.y, mu)}
 
         return step.fit(model, loss_fn)
 

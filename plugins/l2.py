@@ -32,9 +32,9 @@ class L2Regression(bench.Method):
         old = step.previous[-1] if step.previous else None
         weight = self.params["weight"]
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
-            loss = step.base_loss(out, batch.y)
+            terms = {"base": step.base_loss(out, batch.y)}
             if old is not None:
                 with torch.no_grad():
                     target = old(batch.x).features
@@ -42,8 +42,8 @@ class L2Regression(bench.Method):
                 new = torch.nn.functional.normalize(out.features[:, :d], dim=1)
                 target = torch.nn.functional.normalize(target[:, :d], dim=1)
                 distance = (new - target).pow(2).sum(1).mean()
-                loss = loss + weight * distance
-            return loss
+                terms["l2"] = weight * distance
+            return terms
 
         return step.fit(model, loss_fn)
 

@@ -84,13 +84,14 @@ class LCE(bench.Method):
         aligned = torch.tensor(classes, device=centres.device)
         step.log(old_boundary_mean=float(boundaries.mean()), old_centre_classes=len(classes))
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
             w = F.normalize(match_dim(classifier.weight[aligned], d_old), dim=1)
             alignment = F.mse_loss(w, by_label[aligned])
             boundary = boundary_loss(out.features, batch.y, by_label, theta)
-            return (classification(out, batch.y) + p["alignment_weight"] * alignment
-                    + p["boundary_weight"] * boundary)
+            return {"base": classification(out, batch.y),
+                    "alignment": p["alignment_weight"] * alignment,
+                    "boundary": p["boundary_weight"] * boundary}
 
         return step.fit(model, loss_fn)
 

@@ -53,13 +53,13 @@ class LwF(bench.Method):
                                    f"with lwf)")
         weight, temperature = self.params["weight"], self.params["temperature"]
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
             with torch.no_grad():
                 teacher = old(batch.x)  # its logits are h_old(φ_old(x))
             student = head(match_dim(out.features, teacher.features.shape[1]))
-            return step.base_loss(out, batch.y) + weight * distillation(student, teacher.logits,
-                                                                        temperature)
+            return {"base": step.base_loss(out, batch.y),
+                    "distillation": weight * distillation(student, teacher.logits, temperature)}
 
         return step.fit(model, loss_fn)
 

@@ -65,13 +65,13 @@ class RACT(bench.Method):
         old = step.previous[-1]
         weight, tau, top_k = (self.params[k] for k in ("weight", "temperature", "top_k"))
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
             with torch.no_grad():
                 target = old(batch.x).features
             new = match_dim(out.features, target.shape[1])
-            return step.base_loss(out, batch.y) + weight * ract_loss(new, target, batch.y,
-                                                                     tau, top_k)
+            return {"base": step.base_loss(out, batch.y),
+                    "ract": weight * ract_loss(new, target, batch.y, tau, top_k)}
 
         return step.fit(model, loss_fn)
 
