@@ -29,6 +29,8 @@ class Method(abc.ABC):
         defaults: hyper-parameters (bool, int, float or str values); `--set NAME.KEY=VALUE`
             overrides one.
         presets: per-preset overrides of `defaults`, e.g. {"paper": {"weight": 10.0}}.
+        choices: the allowed values of a parameter that takes one of a few, e.g.
+            {"synthesis": ("normalized-mean", "mean")}; any other value is refused.
     """
 
     name: ClassVar[str]
@@ -37,6 +39,7 @@ class Method(abc.ABC):
     version: ClassVar[str] = "1"
     defaults: ClassVar[Mapping[str, Any]] = {}
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.params: dict[str, Any] = dict(self.defaults if params is None else params)
@@ -53,6 +56,10 @@ class Method(abc.ABC):
             if key not in cls.defaults:
                 raise UnknownNameError(f"parameter of method {cls.name!r}", key, cls.defaults)
             params[key] = coerce(value, cls.defaults[key], f"{cls.name}.{key}")
+        for key, allowed in cls.choices.items():
+            if params[key] not in allowed:
+                raise BenchError(f"{cls.name}.{key}={params[key]!r}: choose one of "
+                                 f"{', '.join(map(repr, allowed))}")
         return params
 
 
@@ -94,5 +101,9 @@ def validate_method_class(obj: Any) -> None:
         if unknown:
             raise PluginError(f"{label}.presets[{preset!r}] sets {sorted(unknown)}, which are "
                               f"not in defaults")
+    for key, allowed in obj.choices.items():
+        if key not in obj.defaults or obj.defaults[key] not in allowed:
+            raise PluginError(f"{label}.choices[{key!r}] must name a parameter in defaults "
+                              f"and allow its default")
     if getattr(obj, "__abstractmethods__", None):
         raise PluginError(f"{label} does not implement {sorted(obj.__abstractmethods__)}")

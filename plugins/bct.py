@@ -20,6 +20,10 @@ class BCT(bench.Method):
     trained against step t−1). Rows for classes the old model never saw are synthesised as the
     old model's mean feature of each such class on this step's training data and concatenated
     below w_old (the authors' procedure, openBCT issue #1), so every sample contributes.
+    `synthesis = "normalized-mean"` (default) averages L2-normalised old features, as openBCT's
+    pseudo-classifier does: its `ClassifierGenerator` (evaluate/evaluators.py) averages the
+    features an eval-mode model returns, which its ResNet L2-normalises (models/resnet.py,
+    `_forward_impl`). `"mean"` averages raw features (this plugin's version 1).
     The influence term uses no old-model forward pass per batch.
 
     Feature-dimension changes: the first d_old dimensions of φ_new feed the old classifier,
@@ -37,8 +41,9 @@ class BCT(bench.Method):
     name = "bct"
     summary = "Influence loss through the frozen old classifier, new classes synthesised."
     paper = "Shen et al., Towards Backward-Compatible Representation Learning, CVPR 2020"
-    version = "1"
-    defaults = {"weight": 1.0}
+    version = "2"
+    defaults = {"weight": 1.0, "synthesis": "normalized-mean"}
+    choices = {"synthesis": ("normalized-mean", "mean")}
 
     def train(self, step: bench.Step) -> bench.Model:
         dim = step.spec.embedding_dim
@@ -52,7 +57,7 @@ class BCT(bench.Method):
         old_is_cosine = isinstance(old.classifier, CosineClassifier)
         weight = self.params["weight"]
 
-        def loss_fn(batch: bench.Batch) -> torch.Tensor:
+        def loss_fn(batch: bench.Batch) -> dict[str, torch.Tensor]:
             out = model(batch.x)
             features = match_dim(out.features, old_weights.shape[1])
             if old_is_cosine:
@@ -61,13 +66,14 @@ class BCT(bench.Method):
             else:
                 old_logits = F.linear(features, old_weights)
             influence = F.cross_entropy(old_logits, batch.y)
-            return step.base_loss(out, batch.y) + weight * influence
+            return {"base": step.base_loss(out, batch.y), "influence": weight * influence}
 
         return step.fit(model, loss_fn)
 
     def influence_weights(self, step: bench.Step, old: bench.Model) -> torch.Tensor:
         """w_old (frozen, detached) with synthesised rows for the classes it lacks:
-        row k is the mean old feature of class k on this step's training data."""
+        row k is the mean old feature of class k on this step's training data (each feature
+        L2-normalised first under `synthesis = "normalized-mean"`)."""
         classifier = getattr(old, "classifier", None)
         if not isinstance(getattr(classifier, "weight", None), torch.Tensor):
             raise bench.BenchError(
@@ -79,6 +85,8 @@ class BCT(bench.Method):
             return w_old
         data = step.training_data()
         features = step.embed(old, data)
+        if self.params["synthesis"] == "normalized-mean":
+            features = F.normalize(features, dim=1)
         synthesised = class_means(features, data.y.to(features.device), missing)
         return torch.cat([w_old, synthesised.to(w_old)])
 
