@@ -12,7 +12,14 @@ from tqdm.auto import tqdm
 
 from bench.errors import BenchError
 from bench.execution import BACKENDS
-from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
+from bench.leaderboard import (
+    mean_matrix,
+    rank,
+    ranking_keys,
+    render_matrix,
+    render_protocols,
+    render_ranking,
+)
 from bench.orchestration import OVERWRITE, RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
@@ -130,8 +137,9 @@ def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: 
     seeds = ", ".join(map(str, sorted({r.seed for r in results})))
     table = rank(spec, results)
     print(f"\n## {spec.name} ({spec.dataset}, {what}, seeds {seeds}) — ranked by "
-          f"{', then '.join(spec.ranking)}\n")
+          f"{', then '.join(ranking_keys(spec))}\n")
     print(render_ranking(spec, table))
+    print(f"\n### Ranking under each protocol\n\n{render_protocols(spec, results)}")
     for method in table["method"]:
         C = mean_matrix(results, method)
         if C.size:

@@ -33,9 +33,29 @@ GROWING_COLUMNS = [("growing_top1", "growing top-1"),
 PARAGON_METHOD = "independent"
 
 
+def protocol_rankings(spec: ScenarioSpec) -> dict[str, tuple[str, ...]]:
+    """The metrics that rank methods under each protocol that scores `spec`, the scenario's
+    own protocol first (it ranks the board): AC then AM for multi-step, ECC then new/old
+    top-1 then update gain for two steps, top-1 on the stored gallery then AC for the
+    growing gallery; `seen-classes` ranks on the same metrics restricted to seen classes."""
+    keys = ("AC", "AM") if spec.num_steps > 2 else ("ECC", "cross_top1", "update_gain")
+    if spec.protocol == "transfer":
+        return {"transfer": keys}
+    rankings = {"leave-one-out": keys, "seen-classes": tuple(f"seen_{k}" for k in keys)}
+    if spec.protocol == "growing-gallery":
+        return {"growing-gallery": ("growing_top1", "AC"), **rankings}
+    return rankings
+
+
+def ranking_keys(spec: ScenarioSpec) -> tuple[str, ...]:
+    """The metrics that rank the board: those of the scenario's own protocol."""
+    return next(iter(protocol_rankings(spec).values()))
+
+
 def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
     """One row per ok result with its metrics, plus the update gain for two-step scenarios
-    (against the `PARAGON_METHOD` result of the same seed, the backfilling paragon)."""
+    (against the `PARAGON_METHOD` result of the same seed, the backfilling paragon), under
+    leave-one-out and, where scored, seen classes."""
     rows = [{"method": r.method, "seed": r.seed, "train_time_s":
              sum(s["train_time_s"] for s in r.steps), **r.metrics,
              # what a gallery-transforming method stores beside each gallery item
@@ -44,21 +64,25 @@ def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty or "cross_top1" not in frame:
         return frame
-    paragon = frame[frame.method == PARAGON_METHOD].set_index("seed")["new_top1"]
-    frame["update_gain"] = [
-        update_gain(row.cross_top1, row.old_top1, paragon[row.seed])
-        if row.seed in paragon.index else np.nan for row in frame.itertuples()]
+    for prefix in ("", "seen_"):
+        if f"{prefix}cross_top1" not in frame:
+            continue
+        paragon = frame[frame.method == PARAGON_METHOD].set_index("seed")[f"{prefix}new_top1"]
+        frame[f"{prefix}update_gain"] = [
+            update_gain(row[f"{prefix}cross_top1"], row[f"{prefix}old_top1"], paragon[row.seed])
+            if row.seed in paragon.index else np.nan for _, row in frame.iterrows()]
     return frame
 
 
-def rank(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
-    """Mean and std over seeds per method, sorted by the scenario's ranking metrics.
+def rank(spec: ScenarioSpec, results: Sequence[RunResult],
+         keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean and std over seeds per method, sorted by `keys` (default: the board's ranking).
 
     Methods with failed units keep a row (status "failed (k/n)"), as do methods lacking a
     seed that others have ("missing seed s"); equal keys share a rank.
     """
     frame = with_update_gain(results)
-    keys = list(spec.ranking)
+    keys = list(keys or ranking_keys(spec))
     methods = sorted({r.method for r in results})
     all_seeds = {r.seed for r in results}
     agg = frame.groupby("method").agg(["mean", "std"]) if not frame.empty else pd.DataFrame()
@@ -134,3 +158,65 @@ def render_matrix(C: np.ndarray, fmt: str = "github") -> str:
                                   for j in range(T)] for i in range(T)]
     return tabulate(body, headers=[""] + [f"gallery {j + 1}" for j in range(T)],
                     tablefmt=fmt, disable_numparse=True)
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's τ-b between two rankings of the same items (ties allowed): 1 when they order
+    every pair alike, −1 when they reverse every pair; NaN with fewer than two items."""
+    concordant = discordant = ties_a = ties_b = 0
+    for i in range(len(a)):
+        for j in range(i + 1, len(a)):
+            da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+            if da == 0 and db == 0:
+                continue
+            if da == 0:
+                ties_a += 1
+            elif db == 0:
+                ties_b += 1
+            elif da == db:
+                concordant += 1
+            else:
+                discordant += 1
+    pairs_a = concordant + discordant + ties_a
+    pairs_b = concordant + discordant + ties_b
+    if not pairs_a or not pairs_b:
+        return float("nan")
+    return float((concordant - discordant) / np.sqrt(pairs_a * pairs_b))
+
+
+def protocol_ranks(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
+    """Each method's rank under each protocol that scores `spec` (one column per protocol),
+    in the board's order."""
+    ranks = {protocol: rank(spec, results, keys).set_index("method")["rank"]
+             for protocol, keys in protocol_rankings(spec).items()}
+    table = pd.DataFrame(ranks)
+    return table.loc[rank(spec, results)["method"]].rename_axis("method").reset_index()
+
+
+def protocol_agreement(ranks: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """Kendall's τ between every pair of protocols, over the methods both rank."""
+    protocols = [c for c in ranks.columns if c != "method"]
+    out = []
+    for i, first in enumerate(protocols):
+        for second in protocols[i + 1:]:
+            both = ranks[[first, second]].dropna()
+            out.append((first, second, kendall_tau(list(both[first].astype(float)),
+                                                    list(both[second].astype(float)))))
+    return out
+
+
+def render_protocols(spec: ScenarioSpec, results: Sequence[RunResult],
+                     fmt: str = "github") -> str:
+    """Ranks under each protocol side by side, then Kendall's τ between protocols: whether
+    a verdict survives a change of protocol."""
+    ranks = protocol_ranks(spec, results)
+    protocols = [c for c in ranks.columns if c != "method"]
+    body = [[row["method"], *("—" if pd.isna(row[p]) else str(int(row[p])) for p in protocols)]
+            for _, row in ranks.iterrows()]
+    headers = ["method", *(f"{p} ({', '.join(protocol_rankings(spec)[p])})"
+                           for p in protocols)]
+    table = tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+    taus = [f"Kendall τ {a} vs {b}: {'—' if np.isnan(t) else f'{t:+.2f}'}"
+            for a, b, t in protocol_agreement(ranks)]
+    separator = "<br>" if fmt == "html" else "\n\n"
+    return table + (separator + separator.join(taus) if taus else "")

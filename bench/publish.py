@@ -21,7 +21,16 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.errors import BenchError
-from bench.leaderboard import mean_matrix, rank, render_matrix, render_ranking
+from bench.leaderboard import (
+    mean_matrix,
+    protocol_agreement,
+    protocol_ranks,
+    rank,
+    ranking_keys,
+    render_matrix,
+    render_protocols,
+    render_ranking,
+)
 from bench.plots import (
     backfilling_figure,
     cross_model_figure,
@@ -45,6 +54,11 @@ class Board:
     @property
     def slug(self) -> str:
         return f"{self.spec.name}-{self.spec.dataset}"
+
+    @property
+    def has_curves(self) -> bool:
+        """Whether the results hold per-epoch training curves (results since they exist)."""
+        return any(step.get("curves") for r in self.results for step in r.steps)
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -122,11 +136,14 @@ def provenance_lines(board: Board) -> list[str]:
 
 def board_markdown(board: Board) -> str:
     spec = board.spec
-    order = ", then ".join(RANKING_LABELS.get(k, k) for k in spec.ranking)
+    order = ", then ".join(RANKING_LABELS.get(k, k) for k in ranking_keys(spec))
     lines = [f"# {spec.name} on {spec.dataset}", "", spec.description, "",
              f"Ranked by {order}; mean ± std over seeds. Equal keys share a rank; a method "
              f"with failed or missing units says so in its status.", "",
-             render_ranking(spec, board.table), "", "## Provenance", "",
+             render_ranking(spec, board.table), "", "## Ranking under each protocol", "",
+             "The same units scored under every protocol that applies (docs/metrics.md, "
+             "Protocols); τ near 1 means the verdict does not depend on the protocol.", "",
+             render_protocols(spec, board.results), "", "## Provenance", "",
              *provenance_lines(board), "", "## Compatibility matrices (top-1, mean over seeds)",
              "", f"![cross-model top-1]({board.slug}/cross-model.png)", ""]
     for method in board.methods:
@@ -134,6 +151,9 @@ def board_markdown(board: Board) -> str:
                   f"![{method}]({board.slug}/{method}-top1.png)", ""]
     if any(r.backfilling for r in board.results):
         lines += ["## Backfilling", "", f"![backfilling]({board.slug}/backfilling.png)", ""]
+    if board.has_curves:
+        lines += ["## Training curves", "",
+                  f"![training loss per epoch]({board.slug}/training-curves.png)", ""]
     return "\n".join(lines)
 
 
@@ -152,7 +172,13 @@ def write_board(board: Board, out: Path) -> list[Path]:
     written[0].write_text(board_markdown(board))
     board.table.to_csv(written[1], index=False, float_format="%.6g")
     payload = {"scenario": board.spec.name, "dataset": board.spec.dataset,
-               "ranking": list(board.spec.ranking), "provenance": provenance_lines(board),
+               "ranking": list(ranking_keys(board.spec)), "provenance": provenance_lines(board),
+               "protocols": {"ranks": protocol_ranks(board.spec, board.results)
+                             .replace({np.nan: None}).to_dict(orient="records"),
+                             "kendall_tau": [{"protocols": [a, b], "tau": None if np.isnan(t)
+                                              else round(t, 4)} for a, b, t in
+                                             protocol_agreement(protocol_ranks(
+                                                 board.spec, board.results))]},
                "table": board_records(board)}
     written[2].write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
     matrices = {m: mean_matrix(board.results, m) for m in board.methods}
@@ -205,7 +231,7 @@ def index_html(boards: list[Board]) -> str:
              'the scenarios: <a href="../docs/scenarios.md">docs/scenarios.md</a>.</p>']
     for board in boards:
         table = render_ranking(board.spec, board.table, fmt="html")
-        order = ", then ".join(RANKING_LABELS.get(k, k) for k in board.spec.ranking)
+        order = ", then ".join(RANKING_LABELS.get(k, k) for k in ranking_keys(board.spec))
         provenance = "".join(f"<li>{_inline_code(html.escape(line[2:]))}</li>"
                              for line in provenance_lines(board))
         heatmaps = "".join(f'<a href="{board.slug}/{m}-top1.png"><img src="{board.slug}/'
@@ -214,11 +240,16 @@ def index_html(boards: list[Board]) -> str:
                   f"{html.escape(board.spec.dataset)}</h2>",
                   f"<p>{html.escape(board.spec.description)}</p>",
                   f"<p>Ranked by {html.escape(order)}; mean ± std over seeds.</p>", table,
+                  "<h3>Ranking under each protocol</h3>",
+                  render_protocols(board.spec, board.results, fmt="html"),
                   f"<ul>{provenance}</ul>",
                   f'<img src="{board.slug}/cross-model.png" alt="cross-model top-1">',
                   f'<div class="figs">{heatmaps}</div>']
         if any(r.backfilling for r in board.results):
             parts.append(f'<img src="{board.slug}/backfilling.png" alt="backfilling curves">')
+        if board.has_curves:
+            parts.append(f'<img src="{board.slug}/training-curves.png" '
+                         f'alt="training loss per epoch">')
     return "\n".join([*parts, "</body></html>", ""])
 
 

@@ -16,7 +16,7 @@ import torch
 from bench.data import ImageDataset
 from bench.evaluation import Memo, compute_now
 from bench.evaluation.embedding import embed_evaluation_set
-from bench.evaluation.protocols import PROTOCOLS, ScoringInputs, evaluation_set
+from bench.evaluation.protocols import PROTOCOLS, ScoringInputs, evaluation_set, score_unit
 from bench.fingerprint import code_fingerprints, harness_fingerprint
 from bench.method import Method
 from bench.results import RunResult, provenance
@@ -100,10 +100,8 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
             else compute_now)
     inputs = ScoringInputs(spec, dataset, plan, seed, device, normalize, models, embeddings,
                            eval_set.y.numpy(), memo)
-    for protocol in PROTOCOLS:
-        if protocol.applies(spec):
-            for name, value in protocol.score(inputs).items():
-                setattr(result, name, result.metrics | value if name == "metrics" else value)
+    for name, value in score_unit(inputs, PROTOCOLS).items():
+        setattr(result, name, value)
     result.metrics["eval_images"] = len(eval_set)
     result.metrics["eval_time_s"] = round(time.perf_counter() - start, 3)
 

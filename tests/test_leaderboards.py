@@ -2,6 +2,7 @@
 schema validation, deterministic rendering, `bench verify`, and the committed boards."""
 
 import json
+import math
 import shutil
 import statistics
 from pathlib import Path
@@ -10,6 +11,13 @@ import pytest
 
 import bench
 from bench.cli import main
+from bench.leaderboard import (
+    kendall_tau,
+    protocol_agreement,
+    protocol_rankings,
+    protocol_ranks,
+    rank,
+)
 from bench.orchestration import RunConfig, run
 from bench.plugins import load_plugins
 from bench.publish import collect_boards, publish
@@ -167,3 +175,31 @@ def test_committed_boards_are_rendered_from_the_committed_results(tmp_path):
             assert (tmp_path / name).read_text() == (COMMITTED / name).read_text(), (
                 f"leaderboards/{name} is stale: run bench leaderboard leaderboards/results "
                 f"--publish leaderboards")
+
+
+def test_kendall_tau_counts_concordant_pairs_with_ties():
+    assert kendall_tau([1, 2, 3, 4], [1, 2, 3, 4]) == 1
+    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == -1
+    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)  # 5 agree, 1 not
+    # τ-b: one pair tied in the first ranking only → (2 − 0) / √(3 · 2)
+    assert kendall_tau([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / 6 ** 0.5)
+    assert math.isnan(kendall_tau([1], [1]))
+
+
+def test_boards_rank_under_every_protocol_with_their_agreement(results_dir, tmp_path):
+    board = collect_boards([results_dir])[0]
+    ranks = protocol_ranks(board.spec, board.results)
+    assert list(ranks.columns) == ["method", "leave-one-out", "seen-classes"]
+    for protocol, keys in protocol_rankings(board.spec).items():  # each column its own order
+        own = rank(board.spec, board.results, keys).set_index("method")["rank"]
+        assert ranks.set_index("method")[protocol].equals(own.loc[ranks["method"]])
+    ranked = ranks.dropna()
+    (first, second, tau), = protocol_agreement(ranks)
+    assert (first, second) == ("leave-one-out", "seen-classes")
+    assert tau == pytest.approx(kendall_tau(list(ranked["leave-one-out"]),
+                                            list(ranked["seen-classes"])))
+    publish([board], tmp_path)
+    text = (tmp_path / "tiny-synthetic.md").read_text()
+    assert "## Ranking under each protocol" in text and "Kendall τ leave-one-out vs" in text
+    payload = json.loads((tmp_path / "tiny-synthetic.json").read_text())
+    assert payload["protocols"]["kendall_tau"][0]["protocols"] == [first, second]

@@ -7,6 +7,7 @@ and one line in `PROTOCOLS`.
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,9 +21,9 @@ from bench.data.splits import arrivals, select_classes
 from bench.evaluation import Memo, compatibility_cells, matrices
 from bench.evaluation.embedding import Embeddings
 from bench.evaluation.growing import GrowingGallery
-from bench.evaluation.transform import upgraded_galleries
+from bench.evaluation.transform import stored_gallery, upgraded_galleries
 from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
-from bench.metrics import POLICIES
+from bench.metrics import POLICIES, retrieval_metrics
 from bench.models import Model
 from bench.results import derived_metrics, to_nested
 from bench.scenarios import ClassPlan, ScenarioSpec
@@ -121,4 +122,53 @@ class GrowingGalleryScores(Protocol):
         return {"growing_gallery": scores, "metrics": growing.summary(scores)}
 
 
-PROTOCOLS: tuple[Protocol, ...] = (CompatibilityMatrices(), GrowingGalleryScores())
+class SeenClasses(Protocol):
+    """Cell C[i][j] restricted to the classes seen by gallery model j's step: queries and
+    gallery are the evaluation images of those classes only, so no cell asks a model about
+    classes it never trained on (CVS's growing gallery and the class-incremental papers score
+    this way; leave-one-out over all classes also rewards copying the old model on unseen
+    ones). Its matrices are `seen_<metric>` and its derived metrics `seen_<name>`. When
+    every step has seen every class it is the leave-one-out matrix itself, read from the
+    same cells."""
+
+    name = "seen-classes"
+
+    def applies(self, spec: ScenarioSpec) -> bool:
+        return spec.protocol != "transfer"
+
+    def score(self, inputs: ScoringInputs) -> dict[str, Any]:
+        features, labels, memo = inputs.embeddings.features, inputs.labels, inputs.memo
+        gallery = stored_gallery(features)
+        if any(m.transforms_gallery for m in inputs.models):
+            gallery, _ = upgraded_galleries(inputs.models, features,
+                                            inputs.embeddings.side_infos, inputs.device)
+        total = inputs.plan.seen[-1]
+
+        def cell(i: int, j: int) -> dict[str, float]:
+            keep = labels < inputs.plan.seen[j]
+            return retrieval_metrics(features[i][keep], labels[keep], gallery(i, j)[keep],
+                                     labels[keep], exclude_self=True)
+
+        cells = {(i, j): memo("retrieval" if inputs.plan.seen[j] == total
+                              else f"retrieval-seen-{inputs.plan.seen[j]}", (i, j),
+                              functools.partial(cell, i, j))
+                 for i in range(len(features)) for j in range(i + 1)}
+        C = matrices(cells, len(features))
+        return {"matrices": {f"seen_{metric}": to_nested(m) for metric, m in C.items()},
+                "metrics": {f"seen_{name}": value for name, value in derived_metrics(C).items()}}
+
+
+PROTOCOLS: tuple[Protocol, ...] = (CompatibilityMatrices(), SeenClasses(),
+                                   GrowingGalleryScores())
+
+
+def score_unit(inputs: ScoringInputs,
+               protocols: Sequence[Protocol] = PROTOCOLS) -> dict[str, Any]:
+    """The result fields of every protocol that applies to the unit's scenario; fields that
+    hold dictionaries (metrics, matrices) are merged across protocols."""
+    out: dict[str, Any] = {}
+    for protocol in protocols:
+        if protocol.applies(inputs.spec):
+            for name, value in protocol.score(inputs).items():
+                out[name] = out.get(name, {}) | value if isinstance(value, dict) else value
+    return out

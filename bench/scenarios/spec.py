@@ -75,14 +75,6 @@ class ScenarioSpec:
     def num_steps(self) -> int:
         return len(self.steps)
 
-    @property
-    def ranking(self) -> tuple[str, ...]:
-        """Metrics that rank methods: top-1 on the stored gallery then AC for the growing
-        gallery, AC then AM for multi-step, ECC then cross top-1 then update gain for two steps."""
-        if self.protocol == "growing-gallery":
-            return ("growing_top1", "AC")
-        return ("AC", "AM") if self.num_steps > 2 else ("ECC", "cross_top1", "update_gain")
-
     def budget(self, preset: str) -> Budget:
         if preset not in self.presets:
             known = ", ".join(sorted(self.presets))

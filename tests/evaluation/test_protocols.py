@@ -6,13 +6,22 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
+import numpy as np
 import pytest
 import torch
 
 import bench.evaluation.protocols as protocols
 import bench.runner
+from bench.evaluation import compute_now
 from bench.evaluation.embedding import embed_evaluation_set
-from bench.evaluation.protocols import PROTOCOLS, Protocol, ScoringInputs, evaluation_set
+from bench.evaluation.protocols import (
+    PROTOCOLS,
+    Protocol,
+    ScoringInputs,
+    SeenClasses,
+    evaluation_set,
+    score_unit,
+)
 from bench.plugins import load_plugins
 from bench.resolve import load_dataset, resolve_scenario
 from bench.runner import cell_memo, run_unit
@@ -50,10 +59,7 @@ def test_a_unit_is_scored_again_from_its_stored_models_and_features(method, tmp_
     inputs = ScoringInputs(spec, dataset, plan, 0, CPU, trained[0].step.normalize, models,
                            embeddings, eval_set.y.numpy(),
                            cell_memo(again, embeddings.keys, embeddings.eval_key, 0))
-    scored = {}
-    for protocol in PROTOCOLS:
-        if protocol.applies(spec):
-            scored |= protocol.score(inputs)
+    scored = score_unit(inputs)
     assert not again.written, again.written  # nothing trained, embedded or scored anew
     assert scored["matrices"] == result.matrices
     assert scored["backfilling"] == result.backfilling
@@ -99,3 +105,42 @@ def test_the_runner_names_no_protocol_and_scoring_never_sees_a_step():
     assert "growing" not in source
     assert "Step" not in {f.type for f in dataclasses.fields(ScoringInputs)}
     assert "bench.step" not in inspect.getsource(protocols)
+
+
+def brute_force_top1(query: np.ndarray, gallery: np.ndarray, labels: np.ndarray) -> float:
+    """Leave-one-out top-1 by exhaustive cosine search (ties to the lower index)."""
+    d = min(query.shape[1], gallery.shape[1])
+    q = query[:, :d] / np.linalg.norm(query[:, :d], axis=1, keepdims=True)
+    g = gallery[:, :d] / np.linalg.norm(gallery[:, :d], axis=1, keepdims=True)
+    similarity = q @ g.T
+    np.fill_diagonal(similarity, -np.inf)
+    return float(np.mean(labels[similarity.argmax(1)] == labels))
+
+
+def test_seen_classes_cells_search_only_the_classes_the_gallery_model_has_seen():
+    plugins = load_plugins()
+    spec = resolve_scenario(str(TINY), plugins)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    cls = plugins.methods.get("l2")
+    plan = plan_classes(spec, dataset.num_classes, 0)
+    trained = list(train_steps(spec, dataset, cls(cls.resolve_params("quick", {})), 0,
+                               "quick", CPU, plan))
+    eval_set = evaluation_set(spec, dataset, plan, None)
+    models = [done.model for done in trained]
+    embeddings = embed_evaluation_set(models, ["", "", ""], eval_set, trained[0].step.normalize,
+                                      CPU)
+    labels = eval_set.y.numpy()
+    inputs = ScoringInputs(spec, dataset, plan, 0, CPU, trained[0].step.normalize, models,
+                           embeddings, labels, compute_now)
+    seen = SeenClasses().score(inputs)
+    leave_one_out = score_unit(inputs)["matrices"]["top1"]
+    features = embeddings.features
+    assert plan.seen == (2, 4, 6)
+    for i in range(3):
+        for j in range(i + 1):
+            keep = labels < plan.seen[j]
+            expected = brute_force_top1(features[i][keep], features[j][keep], labels[keep])
+            assert seen["matrices"]["seen_top1"][i][j] == pytest.approx(expected, abs=1e-9)
+        # the last model has seen every class: its column is the leave-one-out one
+        assert seen["matrices"]["seen_top1"][2][2] == leave_one_out[2][2]
+    assert set(seen["metrics"]) >= {"seen_AC", "seen_AM", "seen_final_top1"}
