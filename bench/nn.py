@@ -42,7 +42,13 @@ __all__ = ["COSINE_LOSSES", "COSINE_SCALE", "CosineClassifier", "FixedClassifier
 class SimplexMethod(Method):
     """A method whose every model classifies against one fixed, never-trained d-Simplex
     (Pernici et al., TNNLS 2021): K = `step.capacity` prototypes with pairwise cosine
-    −1/(K−1), built at the first step and kept in the method's state (CoReS, CL2R, HOC)."""
+    −1/(K−1), built at the first step and kept in the method's state (CoReS, CL2R, HOC).
+    The embedding head that maps onto the simplex space has no bias, as `fc1` in the
+    official code of all three (cores-compatibility, CompatibleLifelongRepresentation and
+    iamcl2r: `nn.Linear(out_dim, feat_size, bias=False)`). After each fit it logs how
+    stationary the features are: `prototype_cosine`, the mean cosine of each seen class's
+    mean training feature with its own prototype (1 at stationarity), and
+    `other_prototype_cosine`, with the other seen prototypes (−1/(K−1) at stationarity)."""
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
@@ -54,19 +60,39 @@ class SimplexMethod(Method):
             self.prototypes = d_simplex(step.capacity)
         return FixedClassifier(self.prototypes)
 
+    def simplex_model(self, step: Step) -> Model:
+        """A fresh model whose bias-free head maps onto the simplex space (dimension K − 1)."""
+        classifier = self.simplex(step)
+        return step.new_model(embedding_dim=classifier.weight.shape[1], classifier=classifier,
+                              head_bias=False)
+
     def continued_model(self, step: Step) -> tuple[Model, Model | None]:
         """A model on the shared simplex (feature dimension K − 1) with the previous model's
         weights copied in, for methods that continue task after task, and that previous
         model (None at the first step, where the model starts fresh)."""
-        classifier = self.simplex(step)
-        model = step.new_model(embedding_dim=classifier.weight.shape[1], classifier=classifier)
+        model = self.simplex_model(step)
         if not step.previous:
             return model, None
         old = step.previous[-1]
         step.log(warm_started_tensors=warm_start(model, old))
         return model, old
 
-    @staticmethod
-    def fit_on_simplex(step: Step, model: Model) -> Model:
+    def fit_on_simplex(self, step: Step, model: Model) -> Model:
         """Train with plain cross-entropy over the K simplex prototypes."""
-        return step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
+        model = step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
+        self.log_stationarity(step, model)
+        return model
+
+    def log_stationarity(self, step: Step, model: Model) -> None:
+        """Log how close each seen class's mean feature is to its own prototype."""
+        if self.prototypes is None:
+            return
+        data = step.training_data()
+        seen = sorted(set(data.y.tolist()))
+        means = F.normalize(class_means(step.embed(model, data), data.y.to(step.device), seen),
+                            dim=1)
+        cosine = means @ self.prototypes.to(means)[seen].T
+        own = cosine.diagonal()
+        others = (cosine.sum() - own.sum()) / max(len(seen) * (len(seen) - 1), 1)
+        step.log(prototype_cosine=round(float(own.mean()), 4),
+                 other_prototype_cosine=round(float(others), 4))

@@ -8,6 +8,8 @@ import math
 import os
 import platform
 import subprocess
+import types as types_
+import typing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,14 +28,15 @@ from bench.metrics import (
 )
 from bench.versions import distribution_version
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class ResultError(BenchError):
     """A result file that cannot be read."""
 
-# 1: before backfilling curves; 2: before growing gallery; 3: before gallery transformations
-READABLE_VERSIONS = (1, 2, 3, 4)
+# 1: before backfilling curves; 2: before growing gallery; 3: before gallery transformations;
+# 4: before feature diagnostics
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 
 @dataclass
@@ -44,7 +47,8 @@ class RunResult:
     `growing_gallery`, per step, the scores of the growing-gallery protocol (else empty);
     `gallery_transform`, for methods that transform the stored gallery instead of encoding
     compatible features (FCT), its cost: side-information bytes per stored item and, per
-    upgrade, the gallery items transformed (else empty).
+    upgrade, the gallery items transformed (else empty); `diagnostics`, per model, the
+    geometry of its features (bench.evaluation.geometry).
     """
 
     scenario: str
@@ -63,6 +67,7 @@ class RunResult:
     backfilling: list[dict[str, Any]] = field(default_factory=list)
     growing_gallery: list[dict[str, Any]] = field(default_factory=list)
     gallery_transform: dict[str, Any] = field(default_factory=dict)
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     unit_key: str = ""
@@ -80,13 +85,17 @@ class RunResult:
         write_atomic(path, self.to_json())
 
 
-_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "scenario": str, "method": str, "seed": int, "preset": str, "status": str,
-    "method_version": str, "params": dict, "overrides": dict, "scenario_spec": dict,
-    "class_order": list, "steps": list, "matrices": dict, "metrics": dict, "backfilling": list,
-    "growing_gallery": list, "gallery_transform": dict, "error": (str, type(None)),
-    "provenance": dict, "unit_key": str, "schema_version": int,
-}
+def _field_types() -> dict[str, type | tuple[type, ...]]:
+    """Each RunResult field's JSON type, read from the dataclass's annotations."""
+    types: dict[str, type | tuple[type, ...]] = {}
+    for name, hint in typing.get_type_hints(RunResult).items():
+        options = typing.get_args(hint) if isinstance(hint, types_.UnionType) else (hint,)
+        resolved = tuple(typing.get_origin(o) or o for o in options)
+        types[name] = resolved[0] if len(resolved) == 1 else resolved
+    return types
+
+
+_FIELD_TYPES = _field_types()
 _REQUIRED = ("scenario", "method", "seed", "preset", "status", "schema_version")
 
 

@@ -114,12 +114,13 @@ class Step:
         return f"{self._ledger.method_name} step {self.index}/{self._ledger.total}"
 
     def new_model(self, *, embedding_dim: int | None = None, num_classes: int | None = None,
-                  classifier: nn.Module | None = None) -> EmbeddingModel:
+                  classifier: nn.Module | None = None, head_bias: bool = True) -> EmbeddingModel:
         """This step's backbone + embedding head, with a classifier over the seen classes: linear,
         or cosine when the step's loss is a cosine loss (normface, cosface, arcface).
 
         `embedding_dim` overrides the scenario's dimension (say so in your method's docstring);
-        `num_classes=0` builds no classifier; `classifier` replaces the default one.
+        `num_classes=0` builds no classifier; `classifier` replaces the default one;
+        `head_bias=False` makes the embedding head a bias-free linear map.
         """
         dim = embedding_dim or self.spec.embedding_dim
         backbone, backbone_dim = build_backbone(self.spec.architecture, self.in_channels)
@@ -127,7 +128,7 @@ class Step:
             n = len(self.seen_classes) if num_classes is None else num_classes
             head = CosineClassifier if self.spec.loss in COSINE_LOSSES else nn.Linear
             classifier = head(dim, n) if n > 0 else None
-        model = EmbeddingModel(backbone, backbone_dim, dim, classifier)
+        model = EmbeddingModel(backbone, backbone_dim, dim, classifier, head_bias)
         # torch's stubs lack the (device, memory_format) overload that Module.to accepts
         return model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 

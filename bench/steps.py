@@ -14,7 +14,7 @@ import torch
 from bench.checkpoints import restore_step, save_step, step_base_key
 from bench.data import ImageDataset, TrainData
 from bench.data.augment import Normalizer
-from bench.data.splits import draw_seed, select_classes, step_data
+from bench.data.splits import draw_seed, select_classes, step_data, training_pool
 from bench.errors import BenchError
 from bench.memory import select_exemplars
 from bench.method import Method
@@ -49,9 +49,10 @@ def train_steps(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed:
     """
     plan = plan or plan_classes(spec, dataset.num_classes, seed)
     companions = Companions(spec, dataset, seed, preset, device, plan, store)
-    train_all = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
-    normalize = Normalizer(dataset.mean, dataset.std)
     budget = spec.budget(preset)
+    train_all = training_pool(select_classes(dataset.train_x, dataset.train_y, plan,
+                                             dataset.num_classes), budget.data_fraction, seed)
+    normalize = Normalizer(dataset.mean, dataset.std)
     previous: list[Model] = []
     memory: TrainData | None = None
     key = ""

@@ -46,7 +46,7 @@ class CL2R(SimplexMethod):
     name = "cl2r"
     summary = "Fixed d-Simplex classifier + feature distillation on replayed old-class images."
     paper = "Biondi et al., CL2R: Compatible Lifelong Learning Representations, ACM TOMM 2023"
-    version = "1"
+    version = "2"
     defaults = {"distillation_base": 5.0}
 
     def train(self, step: bench.Step) -> bench.Model:
@@ -66,7 +66,9 @@ class CL2R(SimplexMethod):
             return {"base": F.cross_entropy(out.logits, batch.y),
                     "distillation": lam * replay_distillation(new, target, replayed)}
 
-        return step.fit(model, loss_fn)
+        model = step.fit(model, loss_fn)
+        self.log_stationarity(step, model)
+        return model
 
 
 @bench.hookimpl

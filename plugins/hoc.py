@@ -47,7 +47,7 @@ class HOC(SimplexMethod):
     summary = "Fixed d-Simplex classifier + old/new contrastive term (λ·CE + (1−λ)·NCE)."
     paper = "Biondi et al., Stationary Representations: Optimally Approximating " \
             "Compatibility and Implications for Improved Model Replacements, CVPR 2024"
-    version = "1"
+    version = "2"
     defaults = {"ce_weight": 0.1, "mu": 10.0}
 
     def train(self, step: bench.Step) -> bench.Model:
@@ -64,7 +64,9 @@ class HOC(SimplexMethod):
             return {"base": lam * F.cross_entropy(out.logits, batch.y),
                     "hoc": (1 - lam) * hoc_contrastive(new, target, batch.y, mu)}
 
-        return step.fit(model, loss_fn)
+        model = step.fit(model, loss_fn)
+        self.log_stationarity(step, model)
+        return model
 
 
 @bench.hookimpl

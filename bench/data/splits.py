@@ -20,11 +20,13 @@ _SEED_FORMULAS: dict[str, Callable[[int, int], int]] = {
     "subset": lambda seed, t: seed * 7919 + t,
     "memory": lambda seed, t: seed * 7919 + t,
     "arrivals": lambda seed, t: seed * 104729,
+    "pool": lambda seed, t: seed * 15485863 + 1,
 }
 
 
 def draw_seed(purpose: str, seed: int, t: int = 0) -> torch.Generator:
-    """The generator of one draw (`purpose`: subset, memory or arrivals) at step `t`."""
+    """The generator of one draw (`purpose`: subset, memory, arrivals or pool) at step
+    `t`."""
     return torch.Generator().manual_seed(_SEED_FORMULAS[purpose](seed, t))
 
 
@@ -53,6 +55,18 @@ def select_classes(x: torch.Tensor, y: torch.Tensor, plan: ClassPlan,
     labels = remap[y]
     keep = labels >= 0
     return TrainData(x[keep], labels[keep])
+
+
+def training_pool(train: TrainData, fraction: float, seed: int) -> TrainData:
+    """The images every step of a unit draws from under a preset's `data_fraction`: a seeded
+    per-class fraction of the scenario's training images, the same for every step and every
+    method (all of them at 1)."""
+    if fraction >= 1:
+        return train
+    chosen = sample_per_class(train.y, torch.unique(train.y).tolist(),
+                              lambda n: max(2, round(fraction * n)), draw_seed("pool", seed))
+    index = torch.sort(chosen).values
+    return TrainData(train.x[index], train.y[index])
 
 
 def step_data(train: TrainData, mode: str, seen: int, new: Sequence[int], fraction: float,

@@ -20,8 +20,9 @@ from bench.data.augment import Normalizer
 from bench.data.splits import arrivals, select_classes
 from bench.evaluation import Memo, compatibility_cells, matrices
 from bench.evaluation.embedding import Embeddings
+from bench.evaluation.geometry import feature_geometry
 from bench.evaluation.growing import GrowingGallery
-from bench.evaluation.transform import stored_gallery, upgraded_galleries
+from bench.evaluation.transform import GalleryView, stored_gallery, upgraded_galleries
 from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
 from bench.metrics import POLICIES, retrieval_metrics
 from bench.models import Model
@@ -58,6 +59,16 @@ class ScoringInputs:
     labels: np.ndarray
     memo: Memo
 
+    @functools.cached_property
+    def galleries(self) -> tuple[GalleryView, dict[str, Any] | None]:
+        """How query model i searches gallery model j, for every protocol of the unit: the
+        stored features, or through the transformation of a model that transforms stored
+        galleries (applied once per unit), with its cost record (else None)."""
+        if any(m.transforms_gallery for m in self.models):
+            return upgraded_galleries(self.models, self.embeddings.features,
+                                      self.embeddings.side_infos, self.device)
+        return stored_gallery(self.embeddings.features), None
+
 
 class Protocol(abc.ABC):
     """One way of scoring a unit; `score` returns RunResult fields (`metrics` is merged)."""
@@ -88,10 +99,9 @@ class CompatibilityMatrices(Protocol):
     def score(self, inputs: ScoringInputs) -> dict[str, Any]:
         features, labels, memo = inputs.embeddings.features, inputs.labels, inputs.memo
         out: dict[str, Any] = {}
-        gallery = None
-        if any(m.transforms_gallery for m in inputs.models):
-            gallery, out["gallery_transform"] = upgraded_galleries(
-                inputs.models, features, inputs.embeddings.side_infos, inputs.device)
+        gallery, cost = inputs.galleries
+        if cost is not None:
+            out["gallery_transform"] = cost
         C = matrices(compatibility_cells(features, labels, memo, gallery), len(features))
         pairwise = pairwise_matrices(features, labels, inputs.seed, memo=memo, gallery=gallery)
         out["backfilling"] = backfilling_curves(features, labels, inputs.seed, POLICIES, memo,
@@ -138,10 +148,7 @@ class SeenClasses(Protocol):
 
     def score(self, inputs: ScoringInputs) -> dict[str, Any]:
         features, labels, memo = inputs.embeddings.features, inputs.labels, inputs.memo
-        gallery = stored_gallery(features)
-        if any(m.transforms_gallery for m in inputs.models):
-            gallery, _ = upgraded_galleries(inputs.models, features,
-                                            inputs.embeddings.side_infos, inputs.device)
+        gallery, _ = inputs.galleries
         total = inputs.plan.seen[-1]
 
         def cell(i: int, j: int) -> dict[str, float]:
@@ -158,8 +165,22 @@ class SeenClasses(Protocol):
                 "metrics": {f"seen_{name}": value for name, value in derived_metrics(C).items()}}
 
 
+class FeatureGeometry(Protocol):
+    """Not a ranking: diagnostics of each model's features (bench.evaluation.geometry), how
+    apart its classes are and how far they moved from the previous model's."""
+
+    name = "feature-geometry"
+
+    def applies(self, spec: ScenarioSpec) -> bool:
+        return True
+
+    def score(self, inputs: ScoringInputs) -> dict[str, Any]:
+        return {"diagnostics": feature_geometry(inputs.embeddings.features, inputs.labels,
+                                                inputs.plan.seen)}
+
+
 PROTOCOLS: tuple[Protocol, ...] = (CompatibilityMatrices(), SeenClasses(),
-                                   GrowingGalleryScores())
+                                   GrowingGalleryScores(), FeatureGeometry())
 
 
 def score_unit(inputs: ScoringInputs,

@@ -51,10 +51,10 @@ class EmbeddingModel(Model):
     """Backbone → linear embedding head (`feature_dim`) → optional classifier on the features."""
 
     def __init__(self, backbone: nn.Module, backbone_dim: int, feature_dim: int,
-                 classifier: nn.Module | None) -> None:
+                 classifier: nn.Module | None, head_bias: bool = True) -> None:
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Linear(backbone_dim, feature_dim)
+        self.head = nn.Linear(backbone_dim, feature_dim, bias=head_bias)
         self.classifier = classifier
         self.feature_dim = feature_dim
 

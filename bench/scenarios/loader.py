@@ -130,6 +130,9 @@ def _build_presets(raw_presets: dict[str, dict[str, Any]], fail: Fail) -> dict[s
         presets[name] = _build(Budget, budget, f"presets.{name}", fail)
         if presets[name].epochs < 1 or presets[name].batch_size < 2:
             raise fail(f"presets.{name}", "epochs must be ≥ 1 and batch_size ≥ 2")
+        if not 0 < presets[name].data_fraction <= 1:
+            raise fail(f"presets.{name}.data_fraction", "must be in (0, 1], got "
+                                                        f"{presets[name].data_fraction}")
         if not 0 <= presets[name].warmup_epochs < presets[name].epochs:
             raise fail(f"presets.{name}.warmup_epochs", "must be ≥ 0 and below epochs, got "
                                                         f"{presets[name].warmup_epochs}")

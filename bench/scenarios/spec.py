@@ -20,6 +20,8 @@ class Budget:
     """Training budget shared by every method of a scenario under one preset.
 
     The learning rate rises linearly from 0 over `warmup_epochs`, then follows `schedule`.
+    `data_fraction` < 1 trains on a seeded per-class fraction of the training images (the same
+    for every step and method): fewer images for more epochs, within the same compute.
     """
 
     epochs: int
@@ -32,6 +34,7 @@ class Budget:
     warmup_epochs: float = 0.0
     augment: bool = True
     flip: bool = True
+    data_fraction: float = 1.0
 
 
 @dataclass(frozen=True)

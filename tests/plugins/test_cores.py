@@ -1,5 +1,6 @@
 """CoReS on real (tiny) training: one regular d-Simplex, the same at every step, never trained."""
 
+import pytest
 import torch
 
 from bench.models import d_simplex
@@ -39,3 +40,21 @@ def test_prototypes_are_shared_fixed_and_untrained(seed, margin):
     batch = next(last.step.batches())
     accuracy = (last.model(batch.x).logits.argmax(1) == batch.y).float().mean().item()
     margin.above("training accuracy against the prototypes over 0.8", accuracy, 0.8)
+
+
+def test_the_head_is_bias_free_and_each_step_reports_its_stationarity(seed, margin):
+    """As the official fc1: no bias. Each class's mean feature points at its own prototype
+    more than at the other seen ones (the stationarity CoReS relies on), and the step says
+    by how much."""
+    for done in train_tiny(CoReS(), seed):
+        assert done.model.head.bias is None
+        logs = done.ledger.logs
+        k = len(done.step.seen_classes)
+        margin.above(f"step {done.step.index}: own minus other prototype cosine",
+                     logs["prototype_cosine"] - logs["other_prototype_cosine"], 0.3)
+        # recomputed from the model: the logged value is the class means' own cosine
+        data = done.step.training_data()
+        features = done.step.embed(done.model, data)
+        means = torch.stack([features[data.y == c].mean(0) for c in range(k)])
+        own = torch.nn.functional.cosine_similarity(means, d_simplex(done.step.capacity)[:k])
+        assert logs["prototype_cosine"] == pytest.approx(float(own.mean()), abs=1e-3)
