@@ -24,6 +24,7 @@ from bench.orchestration import OVERWRITE, RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
 from bench.publish import collect_boards, publish
+from bench.reproduction import report as reproduction_report
 from bench.resolve import resolve_scenario
 from bench.results import RunResult
 from bench.scaffold import write_method_package
@@ -90,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="result files or folders of them (default: results/)")
     p.add_argument("--publish", type=Path, metavar="DIR",
                    help="write Markdown, CSV, JSON, figures, an index and index.html here")
+
+    p = sub.add_parser("reproduction", help="check each method's headline claim against "
+                       "saved results: the reproduction report")
+    p.add_argument("paths", nargs="*", type=Path, default=[Path("results")],
+                   help="result files or folders of them (default: results/)")
+    p.add_argument("--write", type=Path, metavar="FILE",
+                   help="write the report here (e.g. docs/reproduction.md) instead of printing")
 
     p = sub.add_parser("verify", help="re-run the unit of a result file and compare metrics")
     p.add_argument("result", type=Path, help="a result file, e.g. results/new-data/l2/seed-0.json")
@@ -192,6 +200,17 @@ def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
+def cmd_reproduction(args: argparse.Namespace, plugins: Plugins) -> int:
+    results = [r for board in collect_boards(args.paths) for r in board.results]
+    text = reproduction_report(results)
+    if args.write:
+        args.write.write_text(text)
+        print(f"Wrote {args.write} from {len(results)} result files")
+    else:
+        print(text)
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, plugins: Plugins) -> int:
     report = verify(args.result, plugins, args.tolerance, args.device, args.data_root,
                     log=lambda msg: print(msg, file=sys.stderr))
@@ -252,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"warning: {error}", file=sys.stderr)
         command = {"run": cmd_run, "list": cmd_list, "show": cmd_show,
                    "plugins": cmd_plugins, "new-method": cmd_new_method,
-                   "leaderboard": cmd_leaderboard, "verify": cmd_verify}[args.command]
+                   "leaderboard": cmd_leaderboard, "verify": cmd_verify,
+                   "reproduction": cmd_reproduction}[args.command]
         return command(args, plugins)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
