@@ -165,3 +165,39 @@ def training_curves_figure(results: Sequence[RunResult], path: Path, title: str)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def geometry_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
+    """Per model, the mean cosine between two of its classes (left) and between a class under
+    it and under the previous model (right), one line per method, mean over seeds. None when
+    the results hold no diagnostics."""
+    series: dict[str, dict[str, list[list[float]]]] = {}
+    for r in results:
+        if r.status == "ok" and r.diagnostics:
+            for key in ("interclass_cosine", "drift_cosine"):
+                series.setdefault(key, {}).setdefault(r.method, []).append(
+                    [d.get(key, np.nan) for d in r.diagnostics])
+    if not series:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    labels = {"interclass_cosine": "cosine between two classes of a model",
+              "drift_cosine": "cosine of a class under model t and t−1"}
+    for ax, key in zip(axes, labels, strict=True):
+        for method, runs in sorted(series.get(key, {}).items()):
+            width = min(len(run) for run in runs)
+            values = np.array([run[:width] for run in runs], dtype=float)
+            defined = ~np.isnan(values).all(0)  # the first model has no drift
+            ax.plot(np.arange(1, width + 1)[defined], np.nanmean(values[:, defined], axis=0),
+                    marker="o", ms=3, label=method)
+            ax.set_xticks(np.arange(1, width + 1))
+        ax.set_title(labels[key], fontsize=10)
+        ax.set_xlabel("model t")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -34,6 +34,7 @@ from bench.leaderboard import (
 from bench.plots import (
     backfilling_figure,
     cross_model_figure,
+    geometry_figure,
     matrix_heatmap,
     training_curves_figure,
 )
@@ -59,6 +60,11 @@ class Board:
     def has_curves(self) -> bool:
         """Whether the results hold per-epoch training curves (results since they exist)."""
         return any(step.get("curves") for r in self.results for step in r.steps)
+
+    @property
+    def has_diagnostics(self) -> bool:
+        """Whether the results hold feature-geometry diagnostics (schema 5 on)."""
+        return any(r.diagnostics for r in self.results)
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -154,6 +160,11 @@ def board_markdown(board: Board) -> str:
     if board.has_curves:
         lines += ["## Training curves", "",
                   f"![training loss per epoch]({board.slug}/training-curves.png)", ""]
+    if board.has_diagnostics:
+        lines += ["## Feature geometry", "", "How apart each model's classes are, and how far "
+                  "they moved from the previous model's (`diagnostics` in the result files; "
+                  "CoReS, CL2R and HOC also log `prototype_cosine` per step).", "",
+                  f"![feature geometry]({board.slug}/feature-geometry.png)", ""]
     return "\n".join(lines)
 
 
@@ -194,6 +205,8 @@ def write_board(board: Board, out: Path) -> list[Path]:
                            f"{board.spec.name}: partial backfilling"),
         training_curves_figure(board.results, figures / "training-curves.png",
                                f"{board.spec.name}: training loss per epoch"),
+        geometry_figure(board.results, figures / "feature-geometry.png",
+                        f"{board.spec.name}: feature geometry (evaluation set)"),
     ]
     return written + [figure for figure in figures_made if figure]
 
@@ -250,6 +263,9 @@ def index_html(boards: list[Board]) -> str:
         if board.has_curves:
             parts.append(f'<img src="{board.slug}/training-curves.png" '
                          f'alt="training loss per epoch">')
+        if board.has_diagnostics:
+            parts.append(f'<img src="{board.slug}/feature-geometry.png" '
+                         f'alt="feature geometry">')
     return "\n".join([*parts, "</body></html>", ""])
 
 

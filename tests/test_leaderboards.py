@@ -114,7 +114,7 @@ def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, 
     page = (tmp_path / "a" / "index.html").read_text()
     for image in ("tiny-synthetic/cross-model.png", "tiny-synthetic/l2-top1.png",
                   "tiny-synthetic/independent-top1.png", "tiny-synthetic/backfilling.png",
-                  "tiny-synthetic/training-curves.png"):
+                  "tiny-synthetic/training-curves.png", "tiny-synthetic/feature-geometry.png"):
         assert f'src="{image}"' in page and (tmp_path / "a" / image).is_file()
     payload = json.loads((tmp_path / "a" / "tiny-synthetic.json").read_text())
     assert [row["method"] for row in payload["table"]][-1] == "exploding"
