@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bench.anchors import anchor_table, anchor_units
 from bench.errors import BenchError
 from bench.execution import BACKENDS
 from bench.leaderboard import (
@@ -98,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="result files or folders of them (default: results/)")
     p.add_argument("--write", type=Path, metavar="FILE",
                    help="write the report here (e.g. docs/reproduction.md) instead of printing")
+
+    p = sub.add_parser("anchors", help="run the CIFAR-100 settings with published figures and "
+                       "print ours beside them (needs CIFAR-100; meant for a GPU)")
+    p.add_argument("--preset", default="paper", help="budget preset (default paper)")
+    p.add_argument("--seeds", type=int, default=1, help="run seeds 0..N-1 (default 1)")
+    p.add_argument("--out", type=Path, default=Path("results-anchors"),
+                   help="results directory (default results-anchors/)")
+    p.add_argument("--data-root", type=Path, help="folder with the CIFAR-10/100 files")
+    p.add_argument("--no-download", action="store_true", help="never fetch data from the network")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--report-only", action="store_true",
+                   help="print the table from the results in --out without running anything")
 
     p = sub.add_parser("verify", help="re-run the unit of a result file and compare metrics")
     p.add_argument("result", type=Path, help="a result file, e.g. results/new-data/l2/seed-0.json")
@@ -211,6 +224,20 @@ def cmd_reproduction(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
+def cmd_anchors(args: argparse.Namespace, plugins: Plugins) -> int:
+    if args.seeds < 1:
+        raise BenchError(f"--seeds {args.seeds}: give 1 or more")
+    if not args.report_only:
+        for scenario, methods in anchor_units().items():
+            run(RunConfig(scenario=scenario, methods=methods, seeds=range(args.seeds),
+                          preset=args.preset, out_dir=args.out, data_root=args.data_root,
+                          download=not args.no_download, device=args.device), plugins)
+    results = ([r for board in collect_boards([args.out]) for r in board.results]
+               if args.out.is_dir() else [])
+    print(anchor_table(results))
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, plugins: Plugins) -> int:
     report = verify(args.result, plugins, args.tolerance, args.device, args.data_root,
                     log=lambda msg: print(msg, file=sys.stderr))
@@ -272,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = {"run": cmd_run, "list": cmd_list, "show": cmd_show,
                    "plugins": cmd_plugins, "new-method": cmd_new_method,
                    "leaderboard": cmd_leaderboard, "verify": cmd_verify,
-                   "reproduction": cmd_reproduction}[args.command]
+                   "reproduction": cmd_reproduction, "anchors": cmd_anchors}[args.command]
         return command(args, plugins)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
