@@ -32,6 +32,7 @@ from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec
 from bench.scenarios.describe import describe_scenario
 from bench.verify import MIN_SEEDS, SPREAD_SIGMAS, Verification, verify
+from bench.versions import distribution_version
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -48,6 +49,8 @@ def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"compat-bench {distribution_version('compat-bench')}")
     parser.add_argument("--strict-plugins", action="store_true",
                         help="fail when any plugin fails to load")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
+    if args.seeds is not None and args.seeds < 1:
+        raise BenchError(f"--seeds {args.seeds}: give the number of seeds to run, 1 or more "
+                         f"(--seeds 3 runs seeds 0, 1 and 2)")
     seeds = list(range(args.seeds)) if args.seeds else (args.seed or [0])
     config = RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
                        preset=args.preset, overrides=parse_overrides(args.overrides),

@@ -75,6 +75,10 @@ def run(config: RunConfig, plugins: Plugins | None = None,
         raise BenchError(f"--backend {config.backend!r}: choose one of {', '.join(BACKENDS)}")
     if config.jobs < 1:
         raise BenchError(f"--jobs {config.jobs}: give 1 or more workers")
+    for seed in config.seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise BenchError(f"seed {seed!r}: seeds are integers from 0 (--seed 0 --seed 4, "
+                             f"or --seeds 3 for seeds 0, 1 and 2)")
     plugins = plugins or load_plugins()
     spec = resolve_scenario(config.scenario, plugins)
     if config.dataset and config.dataset != spec.dataset:

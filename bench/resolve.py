@@ -31,6 +31,10 @@ def resolve_device(name: str) -> torch.device:
 
 def load_dataset(spec: ScenarioSpec, plugins: Plugins, root: Path | None,
                  download: bool) -> ImageDataset:
+    if root is not None and not Path(root).is_dir():
+        raise BenchError(f"--data-root {root}: no such folder. Give the folder that holds the "
+                         f"dataset's files, or leave --data-root out to use BENCH_DATA and the "
+                         f"usual places")
     loader = plugins.datasets.get(spec.dataset)
     return loader(root, download, **spec.dataset_options)
 

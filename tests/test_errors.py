@@ -90,3 +90,25 @@ def test_show_results_of_an_empty_folder_names_the_fix(tmp_path, capsys):
     assert main(["show", "results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path) in err and "results/multistep" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "seed -1: seeds are integers from 0"),
+    (["--seeds", "0"], "--seeds 0: give the number of seeds to run, 1 or more"),
+    (["--data-root", "/nonexistent/fashion"], "--data-root /nonexistent/fashion: no such folder"),
+])
+def test_bad_run_arguments_are_refused_before_any_work(args, message, tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["run", "--scenario", str(TINY), "--out", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+def test_version_is_printed(capsys):
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("compat-bench ")
