@@ -155,12 +155,14 @@ def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
         raise BenchError(f"{directory} mixes scenarios {names}; pass one scenario folder")
     board = boards[0]
     presets = ", ".join(sorted({r.preset for r in board.results}))
-    return report(board.spec, board.results, directory, f"preset {presets}")
+    return report(board.spec, board.results, directory, f"preset {presets}", plot=False)
 
 
-def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: str) -> int:
-    """Print the ranked table and each method's mean top-1 matrix; plot the backfilling curves
-    into `directory`. Returns 1 when a unit failed (its traceback goes to stderr)."""
+def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: str,
+           plot: bool = True) -> int:
+    """Print the ranked table and each method's mean top-1 matrix; with `plot` (after a run,
+    not for `show`, which writes nothing), plot the backfilling curves into `directory`.
+    Returns 1 when a unit failed (its traceback goes to stderr)."""
     seeds = ", ".join(map(str, sorted({r.seed for r in results})))
     table = rank(spec, results)
     print(f"\n## {spec.name} ({spec.dataset}, {what}, seeds {seeds}) — ranked by "
@@ -173,8 +175,9 @@ def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: 
             print(f"\n### {method}: top-1 compatibility matrix (row = query model, "
                   f"column = gallery model)\n")
             print(render_matrix(C))
-    figure = backfilling_figure(results, directory / "backfilling.png",
-                                f"{spec.name}: partial backfilling (mean over seeds and upgrades)")
+    figure = plot and backfilling_figure(results, directory / "backfilling.png",
+                                         f"{spec.name}: partial backfilling (mean over seeds "
+                                         f"and upgrades)")
     if figure:
         print(f"\nBackfilling curves: {figure}")
     print(f"\nResults in {directory}/")

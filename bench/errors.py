@@ -13,13 +13,14 @@ class BenchError(Exception):
 class UnknownNameError(BenchError):
     """A method, scenario, dataset or option name that is not registered."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str],
+                 known_label: str | None = None) -> None:
         known = sorted(known)
         hint = difflib.get_close_matches(name, known, n=1)
         message = f"unknown {kind} {name!r}"
         if hint:
             message += f"; did you mean {hint[0]!r}?"
-        message += f" Known {kind}s: {', '.join(known) or '(none)'}."
+        message += f" {known_label or f'Known {kind}s'}: {', '.join(known) or '(none)'}."
         super().__init__(message)
         self.kind, self.name, self.known = kind, name, known
 

@@ -54,7 +54,8 @@ class Method(abc.ABC):
         params = {**cls.defaults, **cls.presets.get(preset, {})}
         for key, value in overrides.items():
             if key not in cls.defaults:
-                raise UnknownNameError(f"parameter of method {cls.name!r}", key, cls.defaults)
+                raise UnknownNameError(f"parameter of method {cls.name!r}", key, cls.defaults,
+                                       f"Method {cls.name!r} takes")
             params[key] = coerce(value, cls.defaults[key], f"{cls.name}.{key}")
         for key, allowed in cls.choices.items():
             if params[key] not in allowed:

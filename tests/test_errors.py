@@ -96,6 +96,8 @@ def test_show_results_of_an_empty_folder_names_the_fix(tmp_path, capsys):
     (["--seed", "-1"], "seed -1: seeds are integers from 0"),
     (["--seeds", "0"], "--seeds 0: give the number of seeds to run, 1 or more"),
     (["--data-root", "/nonexistent/fashion"], "--data-root /nonexistent/fashion: no such folder"),
+    (["--set", "l2.wieght=2"], "did you mean 'weight'? Method 'l2' takes: weight."),
+    (["--preset", "quik"], "no preset 'quik' (did you mean 'quick'?)"),
 ])
 def test_bad_run_arguments_are_refused_before_any_work(args, message, tmp_path, capsys):
     from bench.cli import main

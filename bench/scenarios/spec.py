@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -81,8 +82,10 @@ class ScenarioSpec:
     def budget(self, preset: str) -> Budget:
         if preset not in self.presets:
             known = ", ".join(sorted(self.presets))
-            raise ScenarioError(f"scenario {self.name!r} has no preset {preset!r}; "
-                                f"it defines: {known}")
+            hint = difflib.get_close_matches(preset, self.presets, n=1)
+            raise ScenarioError(f"scenario {self.name!r} has no preset {preset!r}"
+                                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                                + f"; it defines: {known}")
         return self.presets[preset]
 
     def to_dict(self) -> dict[str, Any]:
