@@ -13,18 +13,11 @@ from tqdm.auto import tqdm
 from bench.anchors import anchor_table, anchor_units
 from bench.errors import BenchError
 from bench.execution import BACKENDS
-from bench.leaderboard import (
-    mean_matrix,
-    rank,
-    ranking_keys,
-    render_matrix,
-    render_protocols,
-    render_ranking,
-)
+from bench.leaderboard import render_ranking
 from bench.orchestration import OVERWRITE, RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins, load_plugins
-from bench.publish import collect_boards, publish
+from bench.publish import Board, board_markdown, collect_boards, publish
 from bench.reproduction import report as reproduction_report
 from bench.resolve import resolve_scenario
 from bench.results import RunResult
@@ -160,27 +153,20 @@ def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
 
 def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: str,
            plot: bool = True) -> int:
-    """Print the ranked table and each method's mean top-1 matrix; with `plot` (after a run,
-    not for `show`, which writes nothing), plot the backfilling curves into `directory`.
-    Returns 1 when a unit failed (its traceback goes to stderr)."""
+    """Print the board (ranking under every protocol, provenance, each method's mean top-1
+    matrix); with `plot` (after a run, not for `show`, which writes nothing), plot the
+    backfilling curves into `directory`. Returns 1 when a unit failed (its traceback goes to
+    stderr)."""
     seeds = ", ".join(map(str, sorted({r.seed for r in results})))
-    table = rank(spec, results)
-    print(f"\n## {spec.name} ({spec.dataset}, {what}, seeds {seeds}) — ranked by "
-          f"{', then '.join(ranking_keys(spec))}\n")
-    print(render_ranking(spec, table))
-    print(f"\n### Ranking under each protocol\n\n{render_protocols(spec, results)}")
-    for method in table["method"]:
-        C = mean_matrix(results, method)
-        if C.size:
-            print(f"\n### {method}: top-1 compatibility matrix (row = query model, "
-                  f"column = gallery model)\n")
-            print(render_matrix(C))
+    print(f"\n({what}, seeds {seeds})\n")
+    print(board_markdown(Board(spec, results), figures=False))
     figure = plot and backfilling_figure(results, directory / "backfilling.png",
                                          f"{spec.name}: partial backfilling (mean over seeds "
                                          f"and upgrades)")
     if figure:
         print(f"\nBackfilling curves: {figure}")
-    print(f"\nResults in {directory}/")
+    print(f"\nResults in {directory}/ (figures of every board: bench leaderboard "
+          f"{directory.parent} --publish DIR)")
     failed = [r for r in results if r.status != "ok"]
     for r in failed:
         print(f"\n{r.method} seed {r.seed} failed:\n{r.error}", file=sys.stderr)

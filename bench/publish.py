@@ -140,7 +140,9 @@ def provenance_lines(board: Board) -> list[str]:
     ]
 
 
-def board_markdown(board: Board) -> str:
+def board_markdown(board: Board, figures: bool = True) -> str:
+    """The board as Markdown: the published page, or (without `figures`) what `bench run`
+    and `bench show results` print."""
     spec = board.spec
     order = ", then ".join(RANKING_LABELS.get(k, k) for k in ranking_keys(spec))
     lines = [f"# {spec.name} on {spec.dataset}", "", spec.description, "",
@@ -151,10 +153,16 @@ def board_markdown(board: Board) -> str:
              "Protocols); τ near 1 means the verdict does not depend on the protocol.", "",
              render_protocols(spec, board.results), "", "## Provenance", "",
              *provenance_lines(board), "", "## Compatibility matrices (top-1, mean over seeds)",
-             "", f"![cross-model top-1]({board.slug}/cross-model.png)", ""]
+             "", "Row i = query model i, column j = gallery model j.", ""]
+    if figures:
+        lines += [f"![cross-model top-1]({board.slug}/cross-model.png)", ""]
     for method in board.methods:
-        lines += [f"### {method}", "", render_matrix(mean_matrix(board.results, method)), "",
-                  f"![{method}]({board.slug}/{method}-top1.png)", ""]
+        lines += [f"### {method}: top-1 compatibility matrix", "",
+                  render_matrix(mean_matrix(board.results, method)), ""]
+        if figures:
+            lines += [f"![{method}]({board.slug}/{method}-top1.png)", ""]
+    if not figures:
+        return "\n".join(lines)
     if any(r.backfilling for r in board.results):
         lines += ["## Backfilling", "", f"![backfilling]({board.slug}/backfilling.png)", ""]
     if board.has_curves:

@@ -16,9 +16,9 @@ def test_two_methods_three_steps(tmp_path, seed, margin):
            "--out", str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "ranked by AC, then AM" in done.stdout
-    assert "independent: top-1 compatibility matrix" in done.stdout
-    assert "l2: top-1 compatibility matrix" in done.stdout
+    assert "Ranked by AC, then AM" in done.stdout
+    assert "### independent: top-1 compatibility matrix" in done.stdout
+    assert "### l2: top-1 compatibility matrix" in done.stdout
     assert (tmp_path / "tiny" / "backfilling.png").stat().st_size > 10_000
     for method in ("independent", "l2"):
         result = load_result(result_path(tmp_path, "tiny", method, seed))
