@@ -17,7 +17,7 @@ hookimpl = pluggy.HookimplMarker("bench")
 
 
 @hookimpl
-def bench_register_datasets(register: Callable) -> None:
+def bench_register_datasets(register: Callable[..., None]) -> None:
     register("fashion-mnist", load_fashion_mnist)
     register("mnist", load_mnist)
     register("cifar10", load_cifar10)

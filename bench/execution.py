@@ -41,8 +41,8 @@ def _backend(backend: str, address: str | None, jobs: int) -> Iterator[int]:
             raise BenchError("--backend dask needs --address tcp://HOST:PORT of a running "
                              "Dask scheduler (start one with `dask scheduler` and "
                              "`dask worker HOST:PORT`)")
-        with Client(address) as client, joblib.parallel_config(backend="dask",
-                                                                 client=client):
+        client = Client(address)  # type: ignore[no-untyped-call]
+        with client, joblib.parallel_config(backend="dask", client=client):
             yield -1
         return
     if backend == "ray":

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.results import RunResult
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib's module
+def _pyplot() -> Any:  # matplotlib.pyplot, imported on first use
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,7 +92,7 @@ def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> 
     (mean over seeds and upgrades), one column per backfilling policy. None without curves."""
     plt = _pyplot()
 
-    curves: dict[str, dict[str, list[dict]]] = {}
+    curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for r in results:
         if r.status != "ok":
             continue
@@ -130,7 +131,7 @@ def training_curves_figure(results: Sequence[RunResult], path: Path, title: str)
     """Per-epoch training loss of each method, every named term beside the total, epochs of
     successive steps (and `fit` calls) laid end to end; mean over seeds, steps marked by
     dotted lines. None when the results hold no curves."""
-    runs: dict[str, list[list[dict]]] = {}
+    runs: dict[str, list[list[dict[str, float]]]] = {}
     for r in results:
         epochs = [epoch for step in r.steps for curve in step.get("curves", []) for epoch in curve]
         if r.status == "ok" and epochs:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -176,7 +177,7 @@ def board_markdown(board: Board, figures: bool = True) -> str:
     return "\n".join(lines)
 
 
-def board_records(board: Board) -> list[dict]:
+def board_records(board: Board) -> list[dict[str, Any]]:
     """The ranked table as JSON-ready rows (NaN → None)."""
     table = board.table.replace({np.nan: None})
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}

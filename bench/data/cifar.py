@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ _LAYOUTS = {
 }
 
 
-def _unpickle(path: Path) -> dict:
+def _unpickle(path: Path) -> dict[bytes, Any]:
     with open(path, "rb") as f:
         return pickle.load(f, encoding="bytes")
 
