@@ -81,17 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", action="append", default=[])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--results", type=Path, help="the preset's results (default OUT/x1)")
+    parser.add_argument("--jobs", type=int, default=1, help="units at once (bench run --jobs)")
     args = parser.parse_args(argv)
     plugins = load_plugins()
     spec = resolve_scenario(args.scenario, plugins)
     seeds = list(range(args.seeds))
     _, once = run(RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
                             preset=args.preset, out_dir=args.results or args.out / "x1",
-                            download=False), plugins)
+                            download=False, jobs=args.jobs), plugins)
     doubled = doubled_scenario(spec, args.preset, args.out)
     _, twice = run(RunConfig(scenario=str(doubled), methods=args.method, seeds=seeds,
                              preset=f"{args.preset}-x2", out_dir=args.out / "x2",
-                             download=False), plugins)
+                             download=False, jobs=args.jobs), plugins)
     table, summary = compare(spec, once, twice)
     print(f"\n## {spec.name}: {args.preset} against twice its epochs, seeds "
           f"{', '.join(map(str, seeds))}\n")
