@@ -40,6 +40,11 @@ def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
     return out
 
 
+def add_result_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", type=Path, default=[Path("results")],
+                        help="result files or folders of them (default: results/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--version", action="version",
@@ -84,15 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("plugins", help="list plugins, what they register, and load errors")
 
     p = sub.add_parser("leaderboard", help="rank saved results; --publish writes the boards")
-    p.add_argument("paths", nargs="*", type=Path, default=[Path("results")],
-                   help="result files or folders of them (default: results/)")
+    add_result_paths(p)
     p.add_argument("--publish", type=Path, metavar="DIR",
                    help="write Markdown, CSV, JSON, figures, an index and index.html here")
 
     p = sub.add_parser("reproduction", help="check each method's headline claim against "
                        "saved results: the reproduction report")
-    p.add_argument("paths", nargs="*", type=Path, default=[Path("results")],
-                   help="result files or folders of them (default: results/)")
+    add_result_paths(p)
     p.add_argument("--write", type=Path, metavar="FILE",
                    help="write the report here (e.g. docs/reproduction.md) instead of printing")
 

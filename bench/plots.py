@@ -20,6 +20,17 @@ def _pyplot() -> Any:  # matplotlib.pyplot, imported on first use
     return plt
 
 
+def _save(fig: Any, path: Path, dpi: int, title: str | None = None) -> Path:
+    """Lay out `fig` (under `title`), write it to `path` and free it."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    _pyplot().close(fig)
+    return path
+
+
 def matrix_heatmap(C: np.ndarray, path: Path, title: str) -> Path:
     """The compatibility matrix as a heatmap: row i = query model, column j = gallery model,
     each cell annotated; cells above the diagonal (undefined) are blank."""
@@ -38,11 +49,7 @@ def matrix_heatmap(C: np.ndarray, path: Path, title: str) -> Path:
     ax.set_ylabel("query model")
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="top-1")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 110)
 
 
 def cross_model_figure(matrices: dict[str, np.ndarray], path: Path, title: str) -> Path:
@@ -79,12 +86,7 @@ def cross_model_figure(matrices: dict[str, np.ndarray], path: Path, title: str) 
         axes[0].set_ylabel("top-1")
         axes[0].set_ylim(0, 1)
         axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 110, title)
 
 
 def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
@@ -119,12 +121,7 @@ def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> 
         axes[0, column].legend(fontsize=7)
         for ax in axes[:, column]:
             ax.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 120, title)
 
 
 def training_curves_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
@@ -160,12 +157,7 @@ def training_curves_figure(results: Sequence[RunResult], path: Path, title: str)
         ax.legend(fontsize=6)
     for ax in axes.flat[len(methods):]:
         ax.set_visible(False)
-    fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 110, title)
 
 
 def geometry_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
@@ -196,9 +188,4 @@ def geometry_figure(results: Sequence[RunResult], path: Path, title: str) -> Pat
         ax.set_xlabel("model t")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 110, title)

@@ -105,6 +105,20 @@ def fashion_mnist():
         pytest.skip(f"Fashion-MNIST not installed: {e}")
 
 
+def write_distribution(root: Path, modules: dict[str, str], entry_points: str,
+                       name: str = "fake-methods", version: str = "0.3") -> None:
+    """Modules and a .dist-info with `bench` entry points under `root`: an installed
+    distribution for whatever has `root` on its path."""
+    import textwrap
+
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text("[bench]\n" + textwrap.dedent(entry_points))
+
+
 def train_tiny(method, seed: int = 0):
     """`bench.testing.train_tiny` on the tests' three-step scenario."""
     from bench.testing import train_tiny as train

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,7 +16,7 @@ import pytest
 
 from bench.fingerprint import code_digest, harness_fingerprint, method_fingerprint
 from bench.results import result_path
-from tests.conftest import TINY
+from tests.conftest import TINY, write_distribution
 
 ROOT = Path(__file__).parents[1]
 
@@ -76,11 +75,8 @@ class Installed(NamedTuple):
 
 def third_party(root: Path) -> Installed:
     """A plugin distribution (module and entry point) installed into `root`."""
-    (root / "scaled_plugin.py").write_text(textwrap.dedent(THIRD_PARTY))
-    info = root / "scaled_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: scaled-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[bench]\nscaled = scaled_plugin\n")
+    write_distribution(root, {"scaled_plugin": THIRD_PARTY}, "scaled = scaled_plugin\n",
+                       name="scaled-plugin", version="0.1")
     return Installed(root / "scaled_plugin.py", "scaled", root,
                      ("1.0 * step.base_loss", "0.5 * step.base_loss"))
 

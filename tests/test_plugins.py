@@ -1,11 +1,11 @@
 """Plugin discovery through real entry points, and isolation of broken plugins."""
 
-import textwrap
 
 import pytest
 
 from bench.errors import PluginError, UnknownNameError
 from bench.plugins import load_plugins
+from tests.conftest import write_distribution
 
 
 def test_builtin_methods_come_from_entry_points(plugins):
@@ -20,12 +20,7 @@ def test_builtin_methods_come_from_entry_points(plugins):
 
 def install_fake_distribution(tmp_path, monkeypatch, modules: dict[str, str], entry_points: str):
     """Write modules and a .dist-info with entry points onto sys.path: a real installed dist."""
-    for name, source in modules.items():
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
-    info = tmp_path / "fake_methods-0.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-methods\nVersion: 0.3\n")
-    (info / "entry_points.txt").write_text("[bench]\n" + textwrap.dedent(entry_points))
+    write_distribution(tmp_path, modules, entry_points)
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
