@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 from collections.abc import Sequence
@@ -40,25 +41,39 @@ def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
     return out
 
 
+class HelpWithDefaults(argparse.HelpFormatter):
+    """--help shows each option's default, unless it is empty or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and \
+                "default" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
 def add_result_paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", type=Path, default=[Path("results")],
                         help="result files or folders of them (default: results/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__,
+                                     formatter_class=HelpWithDefaults)
     parser.add_argument("--version", action="version",
                         version=f"compat-bench {distribution_version('compat-bench')}")
     parser.add_argument("--strict-plugins", action="store_true",
                         help="fail when any plugin fails to load")
     sub = parser.add_subparsers(dest="command", required=True)
+    command = functools.partial(sub.add_parser, formatter_class=HelpWithDefaults)
 
-    p = sub.add_parser("run", help="train and evaluate methods on a scenario")
+    p = command("run", help="train and evaluate methods on a scenario")
     p.add_argument("--scenario", required=True, help="a registered name or a .toml file")
     p.add_argument("--method", action="append", default=[], help="repeatable; default: all")
     p.add_argument("--seed", action="append", type=int, default=[], help="repeatable; default 0")
     p.add_argument("--seeds", type=int, help="run seeds 0..N-1")
-    p.add_argument("--preset", default="quick", help="budget preset: quick (default) or paper")
+    p.add_argument("--preset", default="quick",
+                   help="budget preset: quick (default), standard (the boards') or paper")
     p.add_argument("--dataset", help="run the scenario on another registered dataset (results "
                                      "go under SCENARIO-on-DATASET)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
@@ -66,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results"), help="results directory")
     p.add_argument("--data-root", type=Path, help="folder with the dataset files")
     p.add_argument("--no-download", action="store_true", help="never fetch data from the network")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train and embed: auto (CUDA when available), cpu or cuda")
     p.add_argument("--overwrite", default="only-missing", choices=OVERWRITE,
                    help="only-missing (default): run units without an up-to-date result and "
                         "reuse stored steps; always: retrain everything; never: keep every "
@@ -78,28 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="the cluster's scheduler, e.g. tcp://10.0.0.5:8786 for "
                                      "dask; workers must share --out and the data")
 
-    p = sub.add_parser("list", help="list registered methods, scenarios or datasets")
+    p = command("list", help="list registered methods, scenarios or datasets")
     p.add_argument("what", choices=["methods", "scenarios", "datasets"])
 
-    p = sub.add_parser("show", help="a scenario's steps and budgets, or saved results again")
+    p = command("show", help="a scenario's steps and budgets, or saved results again")
     p.add_argument("what", choices=["scenario", "results"])
     p.add_argument("target", help="scenario: a registered name or .toml file; results: a "
                                   "scenario folder of results, e.g. results/multistep")
 
-    sub.add_parser("plugins", help="list plugins, what they register, and load errors")
+    command("plugins", help="list plugins, what they register, and load errors")
 
-    p = sub.add_parser("leaderboard", help="rank saved results; --publish writes the boards")
+    p = command("leaderboard", help="rank saved results; --publish writes the boards")
     add_result_paths(p)
     p.add_argument("--publish", type=Path, metavar="DIR",
                    help="write Markdown, CSV, JSON, figures, an index and index.html here")
 
-    p = sub.add_parser("reproduction", help="check each method's headline claim against "
+    p = command("reproduction", help="check each method's headline claim against "
                        "saved results: the reproduction report")
     add_result_paths(p)
     p.add_argument("--write", type=Path, metavar="FILE",
                    help="write the report here (e.g. docs/reproduction.md) instead of printing")
 
-    p = sub.add_parser("anchors", help="run the CIFAR-100 settings with published figures and "
+    p = command("anchors", help="run the CIFAR-100 settings with published figures and "
                        "print ours beside them (needs CIFAR-100; meant for a GPU)")
     p.add_argument("--preset", default="paper", help="budget preset (default paper)")
     p.add_argument("--seeds", type=int, default=1, help="run seeds 0..N-1 (default 1)")
@@ -107,18 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results directory (default results-anchors/)")
     p.add_argument("--data-root", type=Path, help="folder with the CIFAR-10/100 files")
     p.add_argument("--no-download", action="store_true", help="never fetch data from the network")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train and embed: auto (CUDA when available), cpu or cuda")
     p.add_argument("--report-only", action="store_true",
                    help="print the table from the results in --out without running anything")
 
-    p = sub.add_parser("verify", help="re-run the unit of a result file and compare metrics")
+    p = command("verify", help="re-run the unit of a result file and compare metrics")
     p.add_argument("result", type=Path, help="a result file, e.g. results/new-data/l2/seed-0.json")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest accepted absolute difference of a metric (default 1e-4)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--data-root", type=Path, help="folder with the dataset files")
 
-    p = sub.add_parser("new-method", help="write a method plugin package to start from")
+    p = command("new-method", help="write a method plugin package to start from")
     p.add_argument("name", help="the method's kebab-case name, e.g. my-method")
     p.add_argument("--directory", type=Path, default=Path("."),
                    help="where to create bench-NAME/ (default: here)")
