@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import joblib
 
 from bench.errors import BenchError
+from bench.options import BACKENDS
 
-BACKENDS = ("loky", "dask", "ray")
 J = TypeVar("J")
 
 

@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from bench.data import ImageDataset
 from bench.errors import BenchError
-from bench.execution import BACKENDS, run_parallel, worker_threads
+from bench.execution import run_parallel, worker_threads
+from bench.options import BACKENDS, OVERWRITE
 from bench.plugins import Plugins, load_plugins
 from bench.resolve import (
     load_dataset,
@@ -53,7 +54,6 @@ class RunConfig:
     address: str | None = None
 
 
-OVERWRITE = ("only-missing", "always", "never")
 STORE_DIR = "store"  # the artifact store's folder inside the output directory
 
 
