@@ -8,13 +8,12 @@ The settings match the sources' as far as the harness goes; what differs is said
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from bench.results import RunResult
+from bench.results import RunResult, mean_std, metric_values
 
 
 @dataclass(frozen=True)
@@ -66,14 +65,12 @@ def anchor_table(results: Sequence[RunResult], anchors: Sequence[Anchor] = ANCHO
     """Published against ours (mean ± std over the seeds found, with the preset)."""
     rows = []
     for a in anchors:
-        found = [r for r in results if r.scenario == a.scenario and r.method == a.method
-                 and r.status == "ok" and r.metrics.get(a.metric) is not None]
-        values = [float(r.metrics[a.metric] or 0.0) for r in found]
+        scenario = [r for r in results if r.scenario == a.scenario]
+        values = list(metric_values(scenario, a.method, a.metric).values())
+        presets = sorted({r.preset for r in scenario if r.method == a.method})
         ours = "—" if not values else (
-            f"{statistics.mean(values):.3f}"
-            + (f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else "")
-            + f" ({len(values)} seed{'s' * (len(values) > 1)}, "
-            + ", ".join(sorted({r.preset for r in found})) + ")")
+            f"{mean_std(values)} ({len(values)} seed{'s' * (len(values) > 1)}, "
+            f"{', '.join(presets)})")
         rows.append([a.source, a.method, a.metric, f"{a.published:.3f}", ours, a.differs])
     return tabulate(rows, headers=["source", "method", "metric", "published", "ours",
                                    "what differs"], tablefmt="github", disable_numparse=True)

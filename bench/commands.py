@@ -112,8 +112,13 @@ def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
+def all_results(paths: list[Path]) -> list[RunResult]:
+    """Every result under `paths`, whatever its board."""
+    return [r for board in collect_boards(paths) for r in board.results]
+
+
 def cmd_reproduction(args: argparse.Namespace, plugins: Plugins) -> int:
-    results = [r for board in collect_boards(args.paths) for r in board.results]
+    results = all_results(args.paths)
     text = reproduction_report(results)
     if args.write:
         args.write.write_text(text)
@@ -131,8 +136,7 @@ def cmd_anchors(args: argparse.Namespace, plugins: Plugins) -> int:
             run(RunConfig(scenario=scenario, methods=methods, seeds=range(args.seeds),
                           preset=args.preset, out_dir=args.out, data_root=args.data_root,
                           download=not args.no_download, device=args.device), plugins)
-    results = ([r for board in collect_boards([args.out]) for r in board.results]
-               if args.out.is_dir() else [])
+    results = all_results([args.out]) if args.out.is_dir() else []
     print(anchor_table(results))
     return 0
 

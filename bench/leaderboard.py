@@ -205,11 +205,9 @@ def protocol_agreement(ranks: pd.DataFrame) -> list[tuple[str, str, float]]:
     return out
 
 
-def render_protocols(spec: ScenarioSpec, results: Sequence[RunResult],
-                     fmt: str = "github") -> str:
-    """Ranks under each protocol side by side, then Kendall's τ between protocols: whether
-    a verdict survives a change of protocol."""
-    ranks = protocol_ranks(spec, results)
+def render_protocols(spec: ScenarioSpec, ranks: pd.DataFrame, fmt: str = "github") -> str:
+    """Ranks under each protocol (`protocol_ranks`) side by side, then Kendall's τ between
+    protocols: whether a verdict survives a change of protocol."""
     protocols = [c for c in ranks.columns if c != "method"]
     body = [[row["method"], *("—" if pd.isna(row[p]) else str(int(row[p])) for p in protocols)]
             for _, row in ranks.iterrows()]

@@ -68,6 +68,11 @@ class Board:
         return any(r.diagnostics for r in self.results)
 
     @cached_property
+    def protocol_ranks(self) -> pd.DataFrame:
+        """Each method's rank under each protocol that scores the scenario."""
+        return protocol_ranks(self.spec, self.results)
+
+    @cached_property
     def table(self) -> pd.DataFrame:
         return rank(self.spec, self.results)
 
@@ -152,7 +157,7 @@ def board_markdown(board: Board, figures: bool = True) -> str:
              render_ranking(spec, board.table), "", "## Ranking under each protocol", "",
              "The same units scored under every protocol that applies (docs/metrics.md, "
              "Protocols); τ near 1 means the verdict does not depend on the protocol.", "",
-             render_protocols(spec, board.results), "", "## Provenance", "",
+             render_protocols(spec, board.protocol_ranks), "", "## Provenance", "",
              *provenance_lines(board), "", "## Compatibility matrices (top-1, mean over seeds)",
              "", "Row i = query model i, column j = gallery model j.", ""]
     if figures:
@@ -191,14 +196,13 @@ def write_board(board: Board, out: Path) -> list[Path]:
     written = [out / f"{board.slug}.md", out / f"{board.slug}.csv", out / f"{board.slug}.json"]
     written[0].write_text(board_markdown(board))
     board.table.to_csv(written[1], index=False, float_format="%.6g")
+    ranks = board.protocol_ranks
     payload = {"scenario": board.spec.name, "dataset": board.spec.dataset,
                "ranking": list(ranking_keys(board.spec)), "provenance": provenance_lines(board),
-               "protocols": {"ranks": protocol_ranks(board.spec, board.results)
-                             .replace({np.nan: None}).to_dict(orient="records"),
+               "protocols": {"ranks": ranks.replace({np.nan: None}).to_dict(orient="records"),
                              "kendall_tau": [{"protocols": [a, b], "tau": None if np.isnan(t)
-                                              else round(t, 4)} for a, b, t in
-                                             protocol_agreement(protocol_ranks(
-                                                 board.spec, board.results))]},
+                                              else round(t, 4)}
+                                             for a, b, t in protocol_agreement(ranks)]},
                "table": board_records(board)}
     written[2].write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
     matrices = {m: mean_matrix(board.results, m) for m in board.methods}
@@ -263,7 +267,7 @@ def index_html(boards: list[Board]) -> str:
                   f"<p>{html.escape(board.spec.description)}</p>",
                   f"<p>Ranked by {html.escape(order)}; mean ± std over seeds.</p>", table,
                   "<h3>Ranking under each protocol</h3>",
-                  render_protocols(board.spec, board.results, fmt="html"),
+                  render_protocols(board.spec, board.protocol_ranks, fmt="html"),
                   f"<ul>{provenance}</ul>",
                   f'<img src="{board.slug}/cross-model.png" alt="cross-model top-1">',
                   f'<div class="figs">{heatmaps}</div>']

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.results import RunResult
+from bench.results import RunResult, mean_std, metric_values
 
 PREFIX = {"leave-one-out": "", "seen-classes": "seen_", "growing-gallery": "",
           "transfer": ""}
@@ -109,31 +109,20 @@ class Verdict:
     reason: str
 
 
-def _values(results: Sequence[RunResult], method: str, metric: str) -> dict[int, float]:
-    return {r.seed: float(value) for r in results
-            if r.method == method and r.status == "ok"
-            and (value := r.metrics.get(metric)) is not None}
-
-
 def _holds(claim: Claim, results: Sequence[RunResult], prefix: str,
            ) -> tuple[dict[int, bool], float, float] | None:
     """Per seed whether the claim holds, and the mean of each side, under one protocol."""
-    left = _values(results, claim.method, prefix + claim.metric)
+    left = metric_values(results, claim.method, prefix + claim.metric)
     if isinstance(claim.than, float):
         right = dict.fromkeys(left, claim.than)
     else:
-        right = _values(results, claim.of or claim.method, prefix + claim.than)
+        right = metric_values(results, claim.of or claim.method, prefix + claim.than)
     seeds = sorted(set(left) & set(right))
     if not seeds:
         return None
     compare = OPERATORS[claim.op]
     return ({s: bool(compare(left[s], right[s])) for s in seeds},
             statistics.mean(left[s] for s in seeds), statistics.mean(right[s] for s in seeds))
-
-
-def _spread(values: Sequence[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f} ± {std:.3f}"
 
 
 def judge(claim: Claim, results: Sequence[RunResult]) -> Verdict:
@@ -144,7 +133,7 @@ def judge(claim: Claim, results: Sequence[RunResult]) -> Verdict:
                        f"no result of {claim.method}"
                        + (f" and {claim.of}" if claim.of else "") + f" on {claim.scenario}")
     per_seed, left, right = own
-    left_values = list(_values(results, claim.method, PREFIX[claim.protocol] + claim.metric)
+    left_values = list(metric_values(results, claim.method, PREFIX[claim.protocol] + claim.metric)
                        .values())
     on_mean = OPERATORS[claim.op](left, right)
     held = sum(per_seed.values())
@@ -163,7 +152,7 @@ def judge(claim: Claim, results: Sequence[RunResult]) -> Verdict:
                              f"{seeds_held} of {len(other[0])} seeds")
     if elsewhere:
         reason += "; under " + "; under ".join(elsewhere)
-    return Verdict(claim, verdict, _spread(left_values), len(per_seed), reason)
+    return Verdict(claim, verdict, mean_std(left_values), len(per_seed), reason)
 
 
 def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS) -> str:
@@ -176,7 +165,8 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS) -> st
         preset = ", ".join(sorted({r.preset for r in scenario})) or "—"
         rows.append(f"| `{claim.method}` | {claim.statement} ({claim.source}) | "
                     f"`{claim.scenario}`, {claim.protocol}, {preset} | {claim.criterion} | "
-                    f"{verdict.ours} ({verdict.seeds} seeds) | **{verdict.verdict}** | "
+                    f"{verdict.ours} ({verdict.seeds} seed{'s' * (verdict.seeds != 1)}) | "
+                    f"**{verdict.verdict}** | "
                     f"{verdict.reason} |")
     return "\n".join([
         "# Reproduction report", "",

@@ -7,9 +7,11 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import types as types_
 import typing
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,3 +229,16 @@ def _git_commit() -> str | None:
     dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)bench",
                  ":(top)plugins")
     return commit + ("+dirty" if dirty else "")
+
+
+def metric_values(results: Sequence[RunResult], method: str, metric: str) -> dict[int, float]:
+    """Seed → value of `metric` in the ok results of `method` that record it."""
+    return {r.seed: float(value) for r in results
+            if r.method == method and r.status == "ok"
+            and (value := r.metrics.get(metric)) is not None}
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """"mean ± std" over seeds (the mean alone for one value)."""
+    mean = f"{statistics.mean(values):.3f}"
+    return mean if len(values) < 2 else f"{mean} ± {statistics.stdev(values):.3f}"

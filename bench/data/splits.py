@@ -57,15 +57,22 @@ def select_classes(x: torch.Tensor, y: torch.Tensor, plan: ClassPlan,
     return TrainData(x[keep], labels[keep])
 
 
+def sample_fraction(labels: torch.Tensor, index: torch.Tensor, fraction: float,
+                    generator: torch.Generator) -> torch.Tensor:
+    """Sorted indices of a seeded `fraction` (at least 2) of each class's members in `index`."""
+    chosen = sample_per_class(labels, torch.unique(labels[index]).tolist(),
+                              lambda n: max(2, round(fraction * n)), generator, among=index)
+    return torch.sort(chosen).values
+
+
 def training_pool(train: TrainData, fraction: float, seed: int) -> TrainData:
     """The images every step of a unit draws from under a preset's `data_fraction`: a seeded
     per-class fraction of the scenario's training images, the same for every step and every
     method (all of them at 1)."""
     if fraction >= 1:
         return train
-    chosen = sample_per_class(train.y, torch.unique(train.y).tolist(),
-                              lambda n: max(2, round(fraction * n)), draw_seed("pool", seed))
-    index = torch.sort(chosen).values
+    index = sample_fraction(train.y, torch.arange(len(train.y)), fraction,
+                            draw_seed("pool", seed))
     return TrainData(train.x[index], train.y[index])
 
 
@@ -76,10 +83,7 @@ def step_data(train: TrainData, mode: str, seen: int, new: Sequence[int], fracti
     keep = train.y < seen if mode == "cumulative" else torch.isin(train.y, torch.tensor(new))
     index = torch.nonzero(keep).squeeze(1)
     if fraction < 1:
-        chosen = sample_per_class(train.y, torch.unique(train.y[index]).tolist(),
-                                  lambda n: max(2, round(fraction * n)),
-                                  draw_seed("subset", seed, t), among=index)
-        index = torch.sort(chosen).values
+        index = sample_fraction(train.y, index, fraction, draw_seed("subset", seed, t))
     return TrainData(train.x[index], train.y[index])
 
 
