@@ -10,7 +10,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.metrics import update_gain
-from bench.results import RunResult
+from bench.results import RunResult, phase_times
 from bench.scenarios import ScenarioSpec
 
 UPGRADE_COLUMNS = [("pairwise-same", "pair same"), ("pairwise-different", "pair diff"),
@@ -56,8 +56,7 @@ def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
     """One row per ok result with its metrics, plus the update gain for two-step scenarios
     (against the `PARAGON_METHOD` result of the same seed, the backfilling paragon), under
     leave-one-out and, where scored, seen classes."""
-    rows = [{"method": r.method, "seed": r.seed, "train_time_s":
-             sum(s["train_time_s"] for s in r.steps), **r.metrics,
+    rows = [{"method": r.method, "seed": r.seed, **phase_times(r.steps, np.nan), **r.metrics,
              # what a gallery-transforming method stores beside each gallery item
              "side_info_bytes": r.gallery_transform.get("side_info_bytes_per_item", np.nan)}
             for r in results if r.status == "ok"]
@@ -136,12 +135,15 @@ def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github")
     columns = COLUMNS["multistep" if spec.num_steps > 2 else "two-step"]
     if spec.protocol == "growing-gallery":
         columns = GROWING_COLUMNS + columns
-    headers = ["rank", "method"] + [label for _, label in columns] + ["seeds", "train s", "status"]
+    headers = (["rank", "method"] + [label for _, label in columns]
+               + ["seeds", "train s", "embed s", "eval s", "status"])
     body = []
     for _, row in table.iterrows():
         body.append([row["rank"] if pd.notna(row["rank"]) else "—", row["method"]]
                     + [_cell(row, key) for key, _ in columns]
-                    + [row["seeds"], _cell(row, "train_time_s").split(" ")[0], row["status"]])
+                    + [row["seeds"]] + [_cell(row, f"{phase}_time_s").split(" ")[0]
+                                        for phase in ("train", "embed", "eval")]
+                    + [row["status"]])
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 

@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import types as types_
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,3 +242,11 @@ def mean_std(values: Sequence[float]) -> str:
     """"mean ± std" over seeds (the mean alone for one value)."""
     mean = f"{statistics.mean(values):.3f}"
     return mean if len(values) < 2 else f"{mean} ± {statistics.stdev(values):.3f}"
+
+
+def phase_times(steps: Sequence[Mapping[str, Any]], eval_seconds: float) -> dict[str, float]:
+    """A unit's seconds per phase: training and embedding (summed over its steps; a step
+    restored from the store counts the time it took when trained) and scoring."""
+    return {"train_time_s": round(sum(s.get("train_time_s") or 0.0 for s in steps), 3),
+            "embed_time_s": round(sum(s.get("embed_time_s") or 0.0 for s in steps), 3),
+            "eval_time_s": round(eval_seconds, 3)}

@@ -19,7 +19,7 @@ from bench.evaluation.embedding import embed_evaluation_set
 from bench.evaluation.protocols import PROTOCOLS, ScoringInputs, evaluation_set, score_unit
 from bench.fingerprint import code_fingerprints, harness_fingerprint
 from bench.method import Method
-from bench.results import RunResult, provenance
+from bench.results import RunResult, phase_times, provenance
 from bench.scenarios import ScenarioSpec, plan_classes
 from bench.steps import TrainedStep, train_steps
 from bench.store import ArtifactStore, activity, content_key
@@ -100,10 +100,15 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
             else compute_now)
     inputs = ScoringInputs(spec, dataset, plan, seed, device, normalize, models, embeddings,
                            eval_set.y.numpy(), memo)
-    for name, value in score_unit(inputs, PROTOCOLS).items():
+    protocol_seconds: dict[str, float] = {}
+    for name, value in score_unit(inputs, PROTOCOLS, protocol_seconds).items():
         setattr(result, name, value)
     result.metrics["eval_images"] = len(eval_set)
-    result.metrics["eval_time_s"] = round(time.perf_counter() - start, 3)
+    result.metrics |= phase_times(result.steps, time.perf_counter() - start)
+    log(f"{unit}: trained {result.metrics['train_time_s']:.1f}s, embedded "
+        f"{result.metrics['embed_time_s']:.1f}s, scored {result.metrics['eval_time_s']:.1f}s ("
+        + ", ".join(f"{name} {s:.1f}s" for name, s in protocol_seconds.items()) + ")")
+
 
 
 def cell_memo(store: ArtifactStore, feature_keys: Sequence[str], eval_key: str,

@@ -24,7 +24,7 @@ from bench.results import ResultError, RunResult, load_result
 from bench.runner import run_unit
 from bench.scenarios import scenario_from_dict
 
-IGNORED = {"eval_time_s"}  # timings differ run to run by nature
+IGNORED = {"train_time_s", "embed_time_s", "eval_time_s"}  # timings differ run to run by nature
 SPREAD_SIGMAS = 2.0  # a difference within this many seed-to-seed standard deviations is noise
 MIN_SEEDS = 3  # seeds needed to estimate the spread
 MACHINE = ("cpu", "platform", "device", "torch", "numpy", "faiss", "torch_threads")

@@ -139,12 +139,13 @@ def test_appending_a_step_computes_only_its_row_and_column(tmp_path):
     new = set(store_files(tmp_path)) - set(before)
     assert records(tmp_path, new) == [("cores", 4), ("l2", 4)]
     kinds = sorted(Path(f).name for f in new if not f.endswith(".pt"))
-    # Per method: the new model's record and features; 4 retrieval cells (row 4), the
-    # seen-classes cells of row 4 whose gallery model had not seen every class (2: the others
-    # are the retrieval cells), 3 pairwise cells and 1 backfilling upgrade. Cores read the
+    # Per method: the new model's record and features; the 4 cells of row 4 (each with its
+    # retrieval metrics, the pairwise rates of the 3 below the diagonal and the backfilling
+    # curves of the upgrade 3 → 4) and the seen-classes cells of row 4 whose gallery model had
+    # not seen every class (2: the others are the leave-one-out cells). Cores read the
     # capacity at its first step only (its prototypes are its state since), which step 4's
     # key inherits through the keys of the steps before.
-    assert kinds == sorted(["record.json", "features.npy", *["cell.json"] * 10] * 2)
+    assert kinds == sorted(["record.json", "features.npy", *["cell.json"] * 6] * 2)
     assert all(r.status == "ok" and r.matrix("top1").shape == (4, 4) for r in results)
 
 

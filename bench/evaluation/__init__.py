@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -11,8 +11,10 @@ import torch
 
 from bench.data.augment import Normalizer
 from bench.data.loader import TrainData, iterate_batches
+from bench.evaluation.cells import score_cell
 from bench.evaluation.transform import GalleryView, stored_gallery
-from bench.metrics import METRICS, retrieval_metrics
+from bench.metrics import METRICS, POLICIES
+from bench.metrics.backfilling import OrderPolicy
 from bench.models import Model
 from bench.precision import mixed_precision
 
@@ -41,29 +43,31 @@ def compute_now(kind: str, models: tuple[int, ...], compute: Callable[[], Any]) 
     return compute()
 
 
-def compatibility_cells(features: list[np.ndarray], labels: np.ndarray,
+def compatibility_cells(features: list[np.ndarray], labels: np.ndarray, seed: int,
                         memo: Memo = compute_now, gallery: GalleryView | None = None,
-                        ) -> dict[tuple[int, int], dict[str, float]]:
-    """Leave-one-out retrieval for every (query model i, gallery model j ≤ i) cell.
+                        policies: Mapping[str, OrderPolicy] = POLICIES,
+                        ) -> dict[tuple[int, int], dict[str, Any]]:
+    """Every (query model i, gallery model j ≤ i) cell of the leave-one-out evaluation, each
+    from one pass over its similarities (bench.evaluation.cells.score_cell).
 
     `features[j]` is the evaluation set embedded by model j, computed once and never recomputed;
     `gallery(i, j)`, the gallery model j stored as model i searches it (default: as stored).
     """
     gallery = gallery or stored_gallery(features)
-
-    def cell(i: int, j: int) -> dict[str, float]:
-        return retrieval_metrics(features[i], labels, gallery(i, j), labels, exclude_self=True)
-
-    return {(i, j): memo("retrieval", (i, j), functools.partial(cell, i, j))
+    kind = "cell-" + ",".join(policies)
+    return {(i, j): memo(kind, (i, j), functools.partial(score_cell, features, labels, gallery,
+                                                         i, j, seed, policies))
             for i in range(len(features)) for j in range(i + 1)}
 
 
-def matrices(cells: dict[tuple[int, int], dict[str, float]], T: int) -> dict[str, np.ndarray]:
-    """One T×T matrix per metric (upper triangle NaN) from per-cell metric dictionaries."""
+def matrices(cells: Mapping[tuple[int, int], Mapping[str, Any]], T: int,
+             ) -> dict[str, np.ndarray]:
+    """One T×T matrix per retrieval metric (upper triangle NaN) from per-cell metric
+    dictionaries, or from cells scored by `score_cell` (their `retrieval` part)."""
     out = {}
     for metric in METRICS:
         C = np.full((T, T), np.nan)
         for (i, j), values in cells.items():
-            C[i, j] = values[metric]
+            C[i, j] = values.get("retrieval", values)[metric]
         out[metric] = C
     return out

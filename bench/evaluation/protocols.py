@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -69,6 +70,13 @@ class ScoringInputs:
                                       self.embeddings.side_infos, self.device)
         return stored_gallery(self.embeddings.features), None
 
+    @functools.cached_property
+    def cells(self) -> dict[tuple[int, int], dict[str, Any]]:
+        """Every leave-one-out cell scored once (bench.evaluation.cells), for every protocol
+        that reads them."""
+        return compatibility_cells(self.embeddings.features, self.labels, self.seed, self.memo,
+                                   self.galleries[0], POLICIES)
+
 
 class Protocol(abc.ABC):
     """One way of scoring a unit; `score` returns RunResult fields (`metrics` is merged)."""
@@ -97,15 +105,14 @@ class CompatibilityMatrices(Protocol):
         return True
 
     def score(self, inputs: ScoringInputs) -> dict[str, Any]:
-        features, labels, memo = inputs.embeddings.features, inputs.labels, inputs.memo
         out: dict[str, Any] = {}
-        gallery, cost = inputs.galleries
+        _, cost = inputs.galleries
         if cost is not None:
             out["gallery_transform"] = cost
-        C = matrices(compatibility_cells(features, labels, memo, gallery), len(features))
-        pairwise = pairwise_matrices(features, labels, inputs.seed, memo=memo, gallery=gallery)
-        out["backfilling"] = backfilling_curves(features, labels, inputs.seed, POLICIES, memo,
-                                                gallery)
+        T = len(inputs.models)
+        C = matrices(inputs.cells, T)
+        pairwise = pairwise_matrices(inputs.cells, T)
+        out["backfilling"] = backfilling_curves(inputs.cells, T)
         out["matrices"] = {metric: to_nested(m) for metric, m in {**C, **pairwise}.items()}
         out["metrics"] = derived_metrics(C) | upgrade_metrics(pairwise, out["backfilling"])
         return out
@@ -156,9 +163,9 @@ class SeenClasses(Protocol):
             return retrieval_metrics(features[i][keep], labels[keep], gallery(i, j)[keep],
                                      labels[keep], exclude_self=True)
 
-        cells = {(i, j): memo("retrieval" if inputs.plan.seen[j] == total
-                              else f"retrieval-seen-{inputs.plan.seen[j]}", (i, j),
-                              functools.partial(cell, i, j))
+        cells = {(i, j): inputs.cells[(i, j)]["retrieval"] if inputs.plan.seen[j] == total
+                 else memo(f"retrieval-seen-{inputs.plan.seen[j]}", (i, j),
+                           functools.partial(cell, i, j))
                  for i in range(len(features)) for j in range(i + 1)}
         C = matrices(cells, len(features))
         return {"matrices": {f"seen_{metric}": to_nested(m) for metric, m in C.items()},
@@ -183,13 +190,18 @@ PROTOCOLS: tuple[Protocol, ...] = (CompatibilityMatrices(), SeenClasses(),
                                    GrowingGalleryScores(), FeatureGeometry())
 
 
-def score_unit(inputs: ScoringInputs,
-               protocols: Sequence[Protocol] = PROTOCOLS) -> dict[str, Any]:
+def score_unit(inputs: ScoringInputs, protocols: Sequence[Protocol] = PROTOCOLS,
+               seconds: dict[str, float] | None = None) -> dict[str, Any]:
     """The result fields of every protocol that applies to the unit's scenario; fields that
-    hold dictionaries (metrics, matrices) are merged across protocols."""
+    hold dictionaries (metrics, matrices) are merged across protocols. `seconds` receives each
+    protocol's scoring time (the cells it shares are timed in the first that reads them)."""
     out: dict[str, Any] = {}
     for protocol in protocols:
         if protocol.applies(inputs.spec):
-            for name, value in protocol.score(inputs).items():
+            start = time.perf_counter()
+            fields = protocol.score(inputs)
+            if seconds is not None:
+                seconds[protocol.name] = time.perf_counter() - start
+            for name, value in fields.items():
                 out[name] = out.get(name, {}) | value if isinstance(value, dict) else value
     return out

@@ -17,7 +17,7 @@ from bench.metrics.compatibility import (
     update_gain,
 )
 from bench.metrics.pairwise import PairwiseCompatibility, pairwise_compatibility
-from bench.metrics.retrieval import METRICS, nearest_neighbours, retrieval_metrics
+from bench.metrics.retrieval import METRICS, retrieval_metrics
 
 __all__ = [
     "METRICS",
@@ -30,7 +30,6 @@ __all__ = [
     "backward_compatibility",
     "ecc_matrix",
     "forward_compatibility",
-    "nearest_neighbours",
     "negative_flip_rate",
     "pairwise_compatibility",
     "retrieval_metrics",

@@ -14,10 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from bench.metrics.retrieval import ArrayLike, nearest_neighbours, prepare
+from bench.metrics.retrieval import ArrayLike, prepare, prepare_pair
+from bench.metrics.scan import Block, scan
 
 OrderPolicy = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+Layout = tuple[tuple[torch.Tensor, ...], np.ndarray, list[tuple[int, tuple[int, int]]]]
 FRACTIONS = tuple(i / 10 for i in range(11))
 
 
@@ -62,19 +65,130 @@ class BackfillCurve:
                 "negative_flips": list(self.negative_flips), "area": self.area}
 
 
+class Top1Correct:
+    """Accumulates, block by block, whether each query's nearest gallery item has its label,
+    from the similarities named `name`: its best relevant item scores strictly above every
+    irrelevant one (ties go against the relevant item, as in the retrieval metrics)."""
+
+    def __init__(self, n_queries: int, name: str) -> None:
+        self.name = name
+        self.correct = np.zeros(n_queries, dtype=bool)
+
+    def __call__(self, block: Block) -> None:
+        best_relevant, best_irrelevant = _best(block.similarities[self.name], block.relevant)
+        self.correct[block.rows] = best_relevant > best_irrelevant
+
+
+def _best(sims: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the highest similarity among the `relevant` columns and among the others."""
+    irrelevant = np.ones(sims.shape[1], dtype=bool)
+    irrelevant[relevant] = False
+    empty = np.full(len(sims), -np.inf, dtype=sims.dtype)
+    return (sims[:, relevant].max(1) if len(relevant) else empty,
+            sims[:, irrelevant].max(1) if irrelevant.any() else empty)
+
+
 def top1_correct(query: ArrayLike, labels_q: ArrayLike, gallery: ArrayLike, labels_g: ArrayLike,
                  *, exclude_self: bool = False) -> np.ndarray:
-    """Per query: does its nearest gallery item (cosine, the matrix's own faiss search) have
-    its label?"""
+    """Per query: does its nearest gallery item (cosine) have its label?"""
     yq, yg = np.asarray(labels_q).ravel(), np.asarray(labels_g).ravel()
-    dim = min(np.shape(query)[1], np.shape(gallery)[1])
-    nearest = nearest_neighbours(prepare(query, dim), prepare(gallery, dim), 1, exclude_self)
-    return yg[nearest[:, 0]] == yq
+    correct = Top1Correct(len(yq), "cell")
+    scan({"cell": prepare_pair(query, gallery)}, yq, yg, correct, exclude_self=exclude_self)
+    return correct.correct
 
 
 def negative_flip_rate(old_correct: np.ndarray, new_correct: np.ndarray) -> float:
     """Fraction of queries correct before the upgrade and wrong after it."""
     return float(np.mean(old_correct & ~new_correct))
+
+
+class BackfillScores:
+    """Accumulates, block by block, each query's top-1 correctness at every backfilled fraction
+    of the gallery, for each policy's order: new queries search the new features of the
+    backfilled items and the others as stored (`searched_g`); the old system's answers
+    (similarities `old` of the blocks) give the negative flips.
+
+    At fraction β the first ⌊β·N⌋ items of the order are backfilled. The gallery is laid out
+    by the first fraction that backfills each item and, within that, by relevance to the
+    block's label, so that per query each group's best similarity is the maximum of a
+    contiguous slice: the best relevant and irrelevant item at every β come from one pass,
+    without searching the mixed gallery again for each β.
+    """
+
+    def __init__(self, new_q: ArrayLike, new_g: ArrayLike, searched_g: ArrayLike,
+                 labels_g: np.ndarray, orders: dict[str, np.ndarray],
+                 fractions: Sequence[float], old: str, exclude_self: bool) -> None:
+        self.fractions = tuple(float(f) for f in fractions)
+        if list(self.fractions) != sorted(self.fractions):
+            raise ValueError(f"fractions must be in increasing order, got {self.fractions}")
+        self.old = Top1Correct(len(new_q), old)
+        self.exclude_self = exclude_self
+        self.correct = {policy: np.zeros((len(fractions), len(new_q)), dtype=bool)
+                        for policy in orders}
+        q_new, g_new = prepare_pair(new_q, new_g)
+        q_cross, g_cross = prepare_pair(new_q, searched_g)
+        self.queries = torch.from_numpy(q_new), torch.from_numpy(q_cross)
+        self.galleries = g_new, g_cross
+        self.labels = labels_g
+        n = len(labels_g)
+        cuts = np.floor(np.asarray(self.fractions) * n).astype(np.int64)
+        self.first: dict[str, np.ndarray] = {}  # per item, the first fraction backfilling it
+        for policy, order in orders.items():
+            order = np.asarray(order)
+            if sorted(order.tolist()) != list(range(n)):
+                raise ValueError("order must be a permutation of the gallery indices")
+            position = np.empty(n, dtype=np.int64)
+            position[order] = np.arange(n)
+            self.first[policy] = np.searchsorted(cuts, position, side="right")
+        self._layouts: tuple[int, dict[str, Layout]] | None = None
+
+    def __call__(self, block: Block) -> None:
+        self.old(block)
+        steps, rows = len(self.fractions), len(block.rows)
+        index = torch.from_numpy(block.rows)
+        for policy, (galleries, slot, groups) in self._layout(block.label).items():
+            best = []
+            for q, g in zip(self.queries, galleries, strict=True):
+                sims = q[index] @ g.T
+                if self.exclude_self:
+                    sims[torch.arange(rows), torch.from_numpy(slot[block.rows])] = -torch.inf
+                maxima = torch.full((rows, (steps + 1) * 2), -torch.inf)
+                for group, (a, b) in groups:
+                    maxima[:, group] = sims[:, a:b].amax(1)
+                best.append(maxima.reshape(rows, steps + 1, 2))
+            # Backfilled at k: items first backfilled at s <= k (new features); others searched.
+            new = torch.cummax(best[0], dim=1).values[:, :steps]
+            searched = torch.cummax(best[1].flip(1), dim=1).values.flip(1)[:, 1:]
+            top = torch.maximum(new, searched)
+            self.correct[policy][:, block.rows] = (top[..., 1] > top[..., 0]).numpy().T
+
+    def _layout(self, label: int) -> dict[str, Layout]:
+        """Per policy, for `label` (kept while its blocks come): both galleries laid out by
+        group (first fraction, relevance), each item's slot in that layout, and the slice of
+        every group that holds items."""
+        if self._layouts is None or self._layouts[0] != label:
+            relevant = (self.labels == label).astype(np.int64)
+            layouts = {}
+            for policy, first in self.first.items():
+                group = first * 2 + relevant
+                order = np.argsort(group, kind="stable")
+                slot = np.empty(len(order), dtype=np.int64)
+                slot[order] = np.arange(len(order))
+                ends = np.cumsum(np.bincount(group, minlength=2 * (len(self.fractions) + 1)))
+                starts = np.concatenate([[0], ends[:-1]])
+                groups = [(k, (int(a), int(b)))
+                          for k, (a, b) in enumerate(zip(starts, ends, strict=True)) if b > a]
+                layouts[policy] = (tuple(torch.from_numpy(g[order]) for g in self.galleries),
+                                   slot, groups)
+            self._layouts = (label, layouts)
+        return self._layouts[1]
+
+    def result(self) -> list[BackfillCurve]:
+        return [BackfillCurve(policy=policy, fractions=self.fractions,
+                              top1=tuple(float(c.mean()) for c in correct),
+                              negative_flips=tuple(negative_flip_rate(self.old.correct, c)
+                                                   for c in correct))
+                for policy, correct in self.correct.items()]
 
 
 def backfill_curve(
@@ -89,7 +203,7 @@ def backfill_curve(
     policy: str = "custom",
     fractions: Sequence[float] = FRACTIONS,
     exclude_self: bool = False,
-    chunk: int = 1024,
+    chunk: int | None = None,
     searched_g: ArrayLike | None = None,
 ) -> BackfillCurve:
     """top-1 of new queries against the gallery backfilled in `order`, at each fraction.
@@ -98,33 +212,12 @@ def backfill_curve(
     old and new gallery items of different dimension mix correctly. `old_q` serves only the
     negative flips (the old system's own answers). `searched_g`: the not yet backfilled
     gallery as new queries search it, when that is not `old_g` (a transformed gallery).
+    `chunk`: queries per block.
     """
     yq, yg = np.asarray(labels_q).ravel(), np.asarray(labels_g).ravel()
-    order = np.asarray(order)
-    if sorted(order.tolist()) != list(range(len(yg))):
-        raise ValueError("order must be a permutation of the gallery indices")
-    d_new = min(np.shape(new_q)[1], np.shape(new_g)[1])
     searched_g = old_g if searched_g is None else searched_g
-    d_old = min(np.shape(new_q)[1], np.shape(searched_g)[1])
-    q_new, g_new = prepare(new_q, d_new), prepare(new_g, d_new)
-    q_cross, g_cross = prepare(new_q, d_old), prepare(searched_g, d_old)
-    old_correct = top1_correct(old_q, yq, old_g, yg, exclude_self=exclude_self)
-    # rank[i] = position of gallery item i in the backfilling order.
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    backfilled = [rank < int(np.floor(beta * len(yg))) for beta in fractions]
-    correct = np.zeros((len(fractions), len(yq)), dtype=bool)
-    for start in range(0, len(yq), chunk):
-        rows = slice(start, start + chunk)
-        s_new, s_old = q_new[rows] @ g_new.T, q_cross[rows] @ g_cross.T
-        if exclude_self:
-            index = np.arange(start, start + len(s_new))
-            s_new[np.arange(len(index)), index] = -np.inf
-            s_old[np.arange(len(index)), index] = -np.inf
-        for k, mask in enumerate(backfilled):
-            mixed = np.where(mask[None, :], s_new, s_old)
-            correct[k, rows] = yg[mixed.argmax(1)] == yq[rows]
-    return BackfillCurve(
-        policy=policy, fractions=tuple(float(f) for f in fractions),
-        top1=tuple(float(c.mean()) for c in correct),
-        negative_flips=tuple(negative_flip_rate(old_correct, c) for c in correct))
+    scores = BackfillScores(new_q, new_g, searched_g, yg, {policy: np.asarray(order)},
+                            fractions, "old", exclude_self)
+    scan({"old": prepare_pair(old_q, old_g)}, yq, yg, scores, exclude_self=exclude_self,
+         chunk=chunk)
+    return scores.result()[0]

@@ -15,7 +15,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from bench.metrics.retrieval import ArrayLike, prepare
+from bench.metrics.retrieval import ArrayLike, prepare, prepare_pair
+from bench.metrics.scan import Block, scan
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,33 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+class PairwiseCounts:
+    """Accumulates, block by block, the pairs meeting each inequality: `cross` names the new
+    queries' similarities to the gallery they search, `old` the old queries' to the old
+    gallery. Cosine distance d = 1 − s, so d_new ≤ d_old ⇔ s_new ≥ s_old."""
+
+    def __init__(self, cross: str, old: str) -> None:
+        self.cross, self.old = cross, old
+        self.same_ok = self.same_n = self.different_ok = self.different_n = 0
+
+    def __call__(self, block: Block) -> None:
+        s_new, s_old = block.similarities[self.cross], block.similarities[self.old]
+        rows, n_gallery = len(block.rows), s_new.shape[1]
+        same_new, same_old = s_new[:, block.relevant], s_old[:, block.relevant]
+        # A query's own entry is −inf in both and meets both inequalities: take it out.
+        own = rows if block.self_at is not None else 0
+        self.same_ok += int(np.count_nonzero(same_new >= same_old)) - own
+        self.different_ok += (int(np.count_nonzero(s_new <= s_old))
+                              - int(np.count_nonzero(same_new <= same_old)))
+        self.same_n += rows * block.relevant_count
+        self.different_n += rows * (n_gallery - len(block.relevant))
+
+    def result(self) -> PairwiseCompatibility:
+        return PairwiseCompatibility(Rate.counted(self.same_ok, self.same_n),
+                                     Rate.counted(self.different_ok, self.different_n),
+                                     exact=True)
+
+
 def pairwise_compatibility(
     new_q: ArrayLike,
     old_q: ArrayLike,
@@ -63,11 +91,11 @@ def pairwise_compatibility(
     labels_g: ArrayLike,
     *,
     exclude_self: bool = False,
-    max_pairs: int = 100_000_000,
+    max_pairs: int | None = None,
     samples: int = 1_000_000,
     seed: int = 0,
     confidence: float = 0.95,
-    chunk: int = 1024,
+    chunk: int | None = None,
     searched_g: ArrayLike | None = None,
 ) -> PairwiseCompatibility:
     """Fractions of (query, gallery) pairs meeting each inequality of the formal criterion.
@@ -75,24 +103,25 @@ def pairwise_compatibility(
     `new_q`/`old_q` embed the same query images with the new/old model, `old_g` the gallery with
     the old model. New and old features of different dimension are compared on their first
     min(d_new, d_old) dimensions. `exclude_self=True` (query set = gallery set) leaves out
-    the pairs of an image with itself. Exact over all pairs when there are at most `max_pairs`,
-    else `samples` pairs of each kind drawn uniformly with `seed`. `searched_g`: the old
-    gallery as the new model searches it, when that is not `old_g` (a transformed gallery).
+    the pairs of an image with itself. Exact over all pairs, in one blocked pass, unless there
+    are more than `max_pairs`: then `samples` pairs of each kind drawn uniformly with `seed`.
+    `searched_g`: the old gallery as the new model searches it, when that is not `old_g` (a
+    transformed gallery). `chunk`: queries per block.
     """
     yq, yg = np.asarray(labels_q).ravel(), np.asarray(labels_g).ravel()
     searched_g = old_g if searched_g is None else searched_g
-    dim = min(np.shape(new_q)[1], np.shape(searched_g)[1])
-    qn, g_cross = prepare(new_q, dim), prepare(searched_g, dim)
+    qn, g_cross = prepare_pair(new_q, searched_g)
     qo, g_old = prepare(old_q), prepare(old_g)
     if not (len(qn) == len(qo) == len(yq)) or len(g_old) != len(yg):
         raise ValueError("new_q, old_q and labels_q need one row per query; old_g and labels_g "
                          "one row per gallery item")
     if exclude_self and len(qn) != len(g_old):
         raise ValueError("exclude_self=True needs the query and gallery to be the same set")
-    if len(qn) * len(g_old) <= max_pairs:
-        counts = _exact_counts(qn, qo, g_cross, g_old, yq, yg, exclude_self, chunk)
-        same_class, different_class = (Rate.counted(k, n) for k, n in counts)
-        return PairwiseCompatibility(same_class, different_class, exact=True)
+    if max_pairs is None or len(qn) * len(g_old) <= max_pairs:
+        counts = PairwiseCounts("cross", "old")
+        scan({"cross": (qn, g_cross), "old": (qo, g_old)}, yq, yg, counts,
+             exclude_self=exclude_self, chunk=chunk)
+        return counts.result()
     rng = np.random.default_rng(seed)
     rates = []
     for same in (True, False):
@@ -102,28 +131,6 @@ def pairwise_compatibility(
         ok = int((s_new >= s_old).sum() if same else (s_new <= s_old).sum())
         rates.append(Rate(ok / len(u), *wilson_interval(ok, len(u), confidence), len(u)))
     return PairwiseCompatibility(rates[0], rates[1], exact=False)
-
-
-def _exact_counts(qn: np.ndarray, qo: np.ndarray, g_cross: np.ndarray, g_old: np.ndarray,
-                  yq: np.ndarray, yg: np.ndarray, exclude_self: bool, chunk: int,
-                  ) -> list[tuple[int, int]]:
-    """[(satisfied, pairs) for same-class pairs, (satisfied, pairs) for different-class]."""
-    same_ok = same_n = diff_ok = diff_n = 0
-    for start in range(0, len(qn), chunk):
-        rows = slice(start, start + chunk)
-        # Cosine distance d = 1 − s, so d_new ≤ d_old ⇔ s_new ≥ s_old.
-        s_new, s_old = qn[rows] @ g_cross.T, qo[rows] @ g_old.T
-        same = yq[rows, None] == yg[None, :]
-        valid = np.ones_like(same)
-        if exclude_self:
-            index = np.arange(start, start + len(same))
-            valid[np.arange(len(same)), index] = False
-        same_pairs, diff_pairs = same & valid, ~same & valid
-        same_ok += int((s_new >= s_old)[same_pairs].sum())
-        diff_ok += int((s_new <= s_old)[diff_pairs].sum())
-        same_n += int(same_pairs.sum())
-        diff_n += int(diff_pairs.sum())
-    return [(same_ok, same_n), (diff_ok, diff_n)]
 
 
 def _sample_pairs(yq: np.ndarray, yg: np.ndarray, same: bool, n: int, exclude_self: bool,

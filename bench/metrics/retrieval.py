@@ -1,18 +1,16 @@
-"""Retrieval metrics for one (query set, gallery set) pair, cosine similarity, exact search.
+"""Retrieval metrics for one (query set, gallery set) pair, cosine similarity, exact.
 
-Formulas in docs/metrics.md. The nearest neighbours (top-k) come from an exact faiss
-`IndexFlatIP`; the rank-based metrics over the whole gallery (mAP, mAP@R, R-precision) are
-computed exactly by counting, for each relevant item, the irrelevant items that score at least
-as high (ties are resolved against the relevant item).
+Formulas in docs/metrics.md. Every metric comes from one blocked pass over the similarities
+(bench.metrics.scan): the ranks of the relevant items over the whole gallery, counted exactly
+with ties resolved against the relevant item; top-k is whether the first relevant item ranks
+within k, under the same tie rule.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
-import faiss
 import numpy as np
+
+from bench.metrics.scan import Block, in_parallel, scan
 
 ArrayLike = np.ndarray
 METRICS = ("top1", "top5", "mAP", "mAP@R", "R-precision")
@@ -29,44 +27,69 @@ def prepare(features: ArrayLike, dim: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12))
 
 
-def nearest_neighbours(query: np.ndarray, gallery: np.ndarray, k: int,
-                       exclude_self: bool = False) -> np.ndarray:
-    """Indices (N_q × k) of the k most similar gallery rows by inner product (exact faiss)."""
-    index = faiss.IndexFlatIP(gallery.shape[1])
-    index.add(gallery)
-    extra = int(exclude_self)
-    _, nn = index.search(query, min(k + extra, len(gallery)))
-    if exclude_self:
-        rows = np.arange(len(query))[:, None]
-        is_self = nn == rows
-        # Drop the query's own entry where it appears, else the last (k+1-th) neighbour.
-        drop = np.where(is_self.any(1), is_self.argmax(1), nn.shape[1] - 1)
-        keep = np.ones_like(nn, dtype=bool)
-        keep[np.arange(len(nn)), drop] = False
-        nn = nn[keep].reshape(len(nn), -1)
-    return nn
+def prepare_pair(query: ArrayLike, gallery: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets prepared on their first min(d_q, d_g) dimensions, the shared prefix."""
+    dim = min(np.shape(query)[1], np.shape(gallery)[1])
+    return prepare(query, dim), prepare(gallery, dim)
 
 
-def relevant_ranks(q: np.ndarray, g: np.ndarray, rel: np.ndarray, self_pos: np.ndarray | None,
-                   ) -> np.ndarray:
-    """1-based ranks of the relevant gallery items `g[rel]` for each query in `q`, ascending.
+def relevant_ranks(block: Block, name: str) -> np.ndarray:
+    """1-based ranks (queries × R) of each query's relevant gallery items, best first: rank_k =
+    k + the number of irrelevant items whose similarity is at least that of the k-th."""
+    sims = block.similarities[name]
+    count, n_gallery = block.relevant_count, sims.shape[1]
+    ranks = np.empty((len(sims), count), dtype=np.int64)
+    position = np.arange(count)
 
-    `self_pos[i]` is the position within `rel` of query i's own entry, which is left out.
-    """
-    pos = q @ g[rel].T
-    if self_pos is not None:
-        pos[np.arange(len(q)), self_pos] = -np.inf
-    pos = -np.sort(-pos, axis=1)[:, : len(rel) - (self_pos is not None)]
-    irr = np.ones(len(g), dtype=bool)
-    irr[rel] = False
-    neg = np.sort(q @ g[irr].T, axis=1)
-    n_neg = neg.shape[1]
-    # Ascending keys let searchsorted narrow each search from the previous one.
-    ascending = pos[:, ::-1]
-    ahead = np.empty(pos.shape, dtype=np.int64)
-    for i in range(len(q)):
-        ahead[i] = n_neg - np.searchsorted(neg[i], ascending[i], side="left")[::-1]
-    return np.arange(1, pos.shape[1] + 1)[None, :] + ahead
+    def work(part: slice) -> None:
+        relevant = np.sort(sims[part][:, block.relevant], axis=1)[:, len(block.relevant) - count:]
+        ordered = np.sort(sims[part], axis=1)
+        # Relevant items at or above each one (its ties included): count − its value's first
+        # position in the ascending order.
+        starts = np.ones(relevant.shape, dtype=bool)
+        starts[:, 1:] = relevant[:, 1:] != relevant[:, :-1]
+        first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+        at_least = np.empty(relevant.shape, dtype=np.int64)
+        for r in range(len(relevant)):
+            at_least[r] = n_gallery - np.searchsorted(ordered[r], relevant[r], side="left")
+        irrelevant_ahead = at_least - (count - first)
+        ranks[part] = ((count - position) + irrelevant_ahead)[:, ::-1]
+
+    in_parallel(len(sims), work)
+    return ranks
+
+
+class RetrievalScores:
+    """Accumulates, block by block, each query's first relevant rank, AP, AP@R and
+    R-precision from the similarities named `name`."""
+
+    def __init__(self, n_queries: int, name: str) -> None:
+        self.name = name
+        self.first_rank = np.zeros(n_queries, dtype=np.int64)  # 0: not scored
+        self.ap, self.ap_r, self.r_precision = (np.zeros(n_queries) for _ in range(3))
+
+    def __call__(self, block: Block) -> None:
+        if block.relevant_count == 0:
+            return  # no relevant item: left out of every metric
+        ranks = relevant_ranks(block, self.name)
+        count = ranks.shape[1]
+        precision = np.arange(1, count + 1)[None, :] / ranks
+        within_r = ranks <= count
+        rows = block.rows
+        self.first_rank[rows] = ranks[:, 0]
+        self.ap[rows] = precision.mean(1)
+        self.ap_r[rows] = (precision * within_r).sum(1) / count
+        self.r_precision[rows] = within_r.sum(1) / count
+
+    def result(self) -> dict[str, float]:
+        scored = self.first_rank > 0
+        if not scored.any():
+            return {m: float("nan") for m in METRICS} | {"queries": 0}
+        first = self.first_rank[scored]
+        return {"top1": float(np.mean(first == 1)), "top5": float(np.mean(first <= 5)),
+                "mAP": float(self.ap[scored].mean()), "mAP@R": float(self.ap_r[scored].mean()),
+                "R-precision": float(self.r_precision[scored].mean()),
+                "queries": int(scored.sum())}
 
 
 def retrieval_metrics(
@@ -76,55 +99,21 @@ def retrieval_metrics(
     gallery_labels: ArrayLike,
     *,
     exclude_self: bool = False,
-    chunk: int = 512,
+    chunk: int | None = None,
 ) -> dict[str, float]:
     """Top-1, top-5 (CMC), mAP, mAP@R and R-precision of cosine retrieval, as fractions.
 
     Query and gallery features of different dimension are compared on their first
     min(d_q, d_g) dimensions. `exclude_self=True` means query i is gallery item i (the same set)
     and never retrieves itself. Queries with no relevant gallery item are left out of every
-    metric; `queries` in the result counts those that were scored.
+    metric; `queries` in the result counts those that were scored. `chunk`: queries per block.
     """
     yq, yg = np.asarray(query_labels).ravel(), np.asarray(gallery_labels).ravel()
-    dim = min(np.shape(query)[1], np.shape(gallery)[1])
-    q, g = prepare(query, dim), prepare(gallery, dim)
+    q, g = prepare_pair(query, gallery)
     if len(q) != len(yq) or len(g) != len(yg):
         raise ValueError("each feature row needs exactly one label")
     if exclude_self and len(q) != len(g):
         raise ValueError("exclude_self=True needs the query and gallery to be the same set")
-    ap = np.full(len(q), np.nan)
-    ap_r = np.full(len(q), np.nan)
-    r_prec = np.full(len(q), np.nan)
-
-    def score(qi: np.ndarray, rel: np.ndarray) -> None:
-        n_rel = len(rel) - int(exclude_self)
-        self_pos = np.searchsorted(rel, qi) if exclude_self else None
-        ranks = relevant_ranks(q[qi], g, rel, self_pos)
-        precision = np.arange(1, n_rel + 1)[None, :] / ranks
-        within_r = ranks <= n_rel
-        ap[qi] = precision.mean(1)
-        ap_r[qi] = (precision * within_r).sum(1) / n_rel
-        r_prec[qi] = within_r.sum(1) / n_rel
-
-    tasks = []
-    for label in np.unique(yq):
-        rel = np.flatnonzero(yg == label)
-        if len(rel) > int(exclude_self):
-            queries = np.flatnonzero(yq == label)
-            tasks += [(queries[s:s + chunk], rel) for s in range(0, len(queries), chunk)]
-    # numpy's sort and matmul release the GIL: chunks run in parallel on threads.
-    with ThreadPoolExecutor(max_workers=min(len(tasks), os.cpu_count() or 1) or 1) as pool:
-        list(pool.map(lambda task: score(*task), tasks))
-    scored = ~np.isnan(ap)
-    if not scored.any():
-        return {m: float("nan") for m in METRICS} | {"queries": 0}
-    nn = nearest_neighbours(q, g, 5, exclude_self)[scored]
-    hits = yg[nn] == yq[scored][:, None]
-    return {
-        "top1": float(hits[:, 0].mean()),
-        "top5": float(hits[:, :5].any(1).mean()),
-        "mAP": float(ap[scored].mean()),
-        "mAP@R": float(ap_r[scored].mean()),
-        "R-precision": float(r_prec[scored].mean()),
-        "queries": int(scored.sum()),
-    }
+    scores = RetrievalScores(len(q), "cell")
+    scan({"cell": (q, g)}, yq, yg, scores, exclude_self=exclude_self, chunk=chunk)
+    return scores.result()

@@ -76,3 +76,25 @@ def test_exclude_self_needs_the_same_set():
     with pytest.raises(ValueError, match="same set"):
         retrieval_metrics(np.ones((3, 2)), [0, 0, 1], np.ones((4, 2)), [0, 0, 1, 1],
                           exclude_self=True)
+
+
+@pytest.mark.parametrize("exclude_self", [True, False])
+def test_top_k_agrees_with_an_exact_faiss_search(exclude_self):
+    """The ranks' top-k is what an exact faiss search (`IndexFlatIP`) returns, on data with
+    no ties; blocks of any size give the same metrics."""
+    import faiss
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 6, 500)
+    x = (rng.normal(size=(6, 16))[y] + rng.normal(size=(500, 16))).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    index = faiss.IndexFlatIP(16)
+    index.add(x)
+    _, nn = index.search(x, 6)
+    if exclude_self:
+        nn = np.array([[j for j in row if j != i][:5] for i, row in enumerate(nn)])
+    hits = y[nn[:, :5]] == y[:, None]
+    got = retrieval_metrics(x, y, x, y, exclude_self=exclude_self)
+    assert got["top1"] == pytest.approx(hits[:, 0].mean())
+    assert got["top5"] == pytest.approx(hits.any(1).mean())
+    assert retrieval_metrics(x, y, x, y, exclude_self=exclude_self, chunk=3) == got
