@@ -38,7 +38,7 @@ def protocol_rankings(spec: ScenarioSpec) -> dict[str, tuple[str, ...]]:
     own protocol first (it ranks the board): AC then AM for multi-step, ECC then new/old
     top-1 then update gain for two steps, top-1 on the stored gallery then AC for the
     growing gallery; `seen-classes` ranks on the same metrics restricted to seen classes."""
-    keys = ("AC", "AM") if spec.num_steps > 2 else ("ECC", "cross_top1", "update_gain")
+    keys = ("AC", "AM") if spec.kind == "multistep" else ("ECC", "cross_top1", "update_gain")
     if spec.protocol == "transfer":
         return {"transfer": keys}
     rankings = {"leave-one-out": keys, "seen-classes": tuple(f"seen_{k}" for k in keys)}
@@ -132,7 +132,7 @@ def _cell(row: pd.Series, column: str) -> str:
 
 def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github") -> str:
     """The ranked table as text (GitHub Markdown by default)."""
-    columns = COLUMNS["multistep" if spec.num_steps > 2 else "two-step"]
+    columns = COLUMNS[spec.kind]
     if spec.protocol == "growing-gallery":
         columns = GROWING_COLUMNS + columns
     headers = (["rank", "method"] + [label for _, label in columns]

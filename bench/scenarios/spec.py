@@ -79,6 +79,11 @@ class ScenarioSpec:
     def num_steps(self) -> int:
         return len(self.steps)
 
+    @property
+    def kind(self) -> str:
+        """"two-step" (one upgrade, ranked by its one pair) or "multistep" (a sequence)."""
+        return "two-step" if self.num_steps <= 2 else "multistep"
+
     def budget(self, preset: str) -> Budget:
         if preset not in self.presets:
             known = ", ".join(sorted(self.presets))
