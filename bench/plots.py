@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,38 @@ def _pyplot() -> Any:  # matplotlib.pyplot, imported on first use
     import matplotlib.pyplot as plt
 
     return plt
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def method_styles(methods: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """A colour, marker and line style per method, distinct for any number of methods (20
+    colours, each with its own marker; past 20, the line style changes too) and the same for
+    a method in every figure of a board (assigned in sorted order)."""
+    colours = _pyplot().get_cmap("tab20").colors
+    # Dark shades first (tab20 pairs a dark and a light shade of each hue).
+    palette = list(colours[0::2]) + list(colours[1::2])
+    return {method: {"color": palette[i % 20], "marker": MARKERS[i % len(MARKERS)],
+                     "linestyle": LINESTYLES[i // 20 % len(LINESTYLES)]}
+            for i, method in enumerate(sorted(methods))}
+
+
+def _band(ax: Any, x: np.ndarray, runs: np.ndarray, style: dict[str, Any], label: str,
+          **line: Any) -> None:
+    """The mean of `runs` (one row per seed or upgrade) as a line, ± one standard deviation
+    as a band around it when there is more than one run."""
+    mean = np.nanmean(runs, axis=0)
+    ax.plot(x, mean, label=label, ms=3, **style, **line)
+    if len(runs) > 1:
+        std = np.nanstd(runs, axis=0)
+        ax.fill_between(x, mean - std, mean + std, color=style["color"], alpha=0.15, lw=0)
+
+
+def _legend_outside(ax: Any, fontsize: int = 7) -> None:
+    """The legend right of the axes, off the data."""
+    ax.legend(fontsize=fontsize, loc="center left", bbox_to_anchor=(1.02, 0.5))
 
 
 def _save(fig: Any, path: Path, dpi: int, title: str | None = None) -> Path:
@@ -55,9 +87,11 @@ def matrix_heatmap(C: np.ndarray, path: Path, title: str) -> Path:
 def cross_model_figure(matrices: dict[str, np.ndarray], path: Path, title: str) -> Path:
     """Methods side by side on cross-model top-1 per upgrade: the new model's queries against
     the previous model's gallery and against the first model's gallery (bars for a single
-    upgrade, with the old/old accuracy the criterion compares against)."""
+    upgrade, with the old/old accuracy the criterion compares against, in the order of
+    `matrices`: pass them ranked)."""
     plt = _pyplot()
-    methods = sorted(matrices)
+    methods = list(matrices)
+    styles = method_styles(methods)
     T = len(next(iter(matrices.values())))
     if T == 2:
         fig, ax = plt.subplots(figsize=(1.0 * len(methods) + 2.5, 3.8))
@@ -69,14 +103,14 @@ def cross_model_figure(matrices: dict[str, np.ndarray], path: Path, title: str) 
         ax.set_xticks(x, methods, rotation=30, ha="right")
         ax.set_ylabel("top-1")
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=8)
+        _legend_outside(ax, 8)
     else:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
         steps = np.arange(2, T + 1)
         for method in methods:
             C = matrices[method]
-            axes[0].plot(steps, [C[t - 1, t - 2] for t in steps], marker="o", label=method)
-            axes[1].plot(steps, [C[t - 1, 0] for t in steps], marker="o", label=method)
+            axes[0].plot(steps, [C[t - 1, t - 2] for t in steps], label=method, **styles[method])
+            axes[1].plot(steps, [C[t - 1, 0] for t in steps], label=method, **styles[method])
         axes[0].set_title("query model t, gallery model t−1", fontsize=10)
         axes[1].set_title("query model t, gallery model 1", fontsize=10)
         for ax in axes:
@@ -85,13 +119,14 @@ def cross_model_figure(matrices: dict[str, np.ndarray], path: Path, title: str) 
             ax.grid(alpha=0.3)
         axes[0].set_ylabel("top-1")
         axes[0].set_ylim(0, 1)
-        axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        _legend_outside(axes[1], 8)
     return _save(fig, path, 110, title)
 
 
 def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
     """Top-1 and negative-flip rate against the backfilled fraction β, one line per method
-    (mean over seeds and upgrades), one column per backfilling policy. None without curves."""
+    (mean over seeds and upgrades, ± one standard deviation as a band), one column per
+    backfilling policy. None without curves."""
     plt = _pyplot()
 
     curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -104,21 +139,22 @@ def backfilling_figure(results: Sequence[RunResult], path: Path, title: str) -> 
     if not curves:
         return None
     policies = sorted(curves)
-    fig, axes = plt.subplots(2, len(policies), figsize=(4.5 * len(policies), 6.5),
+    styles = method_styles({m for by_method in curves.values() for m in by_method})
+    fig, axes = plt.subplots(2, len(policies), figsize=(5 * len(policies) + 2, 6.5),
                              squeeze=False, sharex=True)
     for column, policy in enumerate(policies):
         for method, runs in sorted(curves[policy].items()):
             beta = np.asarray(runs[0]["fractions"])
-            top1 = np.mean([c["top1"] for c in runs], axis=0)
-            flips = np.mean([c["negative_flips"] for c in runs], axis=0)
             area = np.mean([c["area"] for c in runs])
-            axes[0, column].plot(beta, top1, marker="o", ms=3, label=f"{method} (area {area:.3f})")
-            axes[1, column].plot(beta, flips, marker="o", ms=3, label=method)
+            _band(axes[0, column], beta, np.array([c["top1"] for c in runs]), styles[method],
+                  f"{method} (area {area:.3f})")
+            _band(axes[1, column], beta, np.array([c["negative_flips"] for c in runs]),
+                  styles[method], method)
         axes[0, column].set_title(f"order: {policy}")
         axes[0, column].set_ylabel("top-1 (new query)")
         axes[1, column].set_ylabel("negative-flip rate")
         axes[1, column].set_xlabel("fraction of the gallery re-encoded (β)")
-        axes[0, column].legend(fontsize=7)
+        _legend_outside(axes[0, column])
         for ax in axes[:, column]:
             ax.grid(alpha=0.3)
     return _save(fig, path, 120, title)
@@ -162,8 +198,8 @@ def training_curves_figure(results: Sequence[RunResult], path: Path, title: str)
 
 def geometry_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
     """Per model, the mean cosine between two of its classes (left) and between a class under
-    it and under the previous model (right), one line per method, mean over seeds. None when
-    the results hold no diagnostics."""
+    it and under the previous model (right), one line per method, mean over seeds ± one
+    standard deviation as a band. None when the results hold no diagnostics."""
     series: dict[str, dict[str, list[list[float]]]] = {}
     for r in results:
         if r.status == "ok" and r.diagnostics:
@@ -173,6 +209,7 @@ def geometry_figure(results: Sequence[RunResult], path: Path, title: str) -> Pat
     if not series:
         return None
     plt = _pyplot()
+    styles = method_styles({m for by_method in series.values() for m in by_method})
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     labels = {"interclass_cosine": "cosine between two classes of a model",
               "drift_cosine": "cosine of a class under model t and t−1"}
@@ -181,11 +218,11 @@ def geometry_figure(results: Sequence[RunResult], path: Path, title: str) -> Pat
             width = min(len(run) for run in runs)
             values = np.array([run[:width] for run in runs], dtype=float)
             defined = ~np.isnan(values).all(0)  # the first model has no drift
-            ax.plot(np.arange(1, width + 1)[defined], np.nanmean(values[:, defined], axis=0),
-                    marker="o", ms=3, label=method)
+            _band(ax, np.arange(1, width + 1)[defined], values[:, defined], styles[method],
+                  method)
             ax.set_xticks(np.arange(1, width + 1))
         ax.set_title(labels[key], fontsize=10)
         ax.set_xlabel("model t")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _legend_outside(axes[1])
     return _save(fig, path, 110, title)

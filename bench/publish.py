@@ -205,7 +205,8 @@ def write_board(board: Board, out: Path) -> list[Path]:
                                              for a, b, t in protocol_agreement(ranks)]},
                "table": board_records(board)}
     written[2].write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
-    matrices = {m: mean_matrix(board.results, m) for m in board.methods}
+    ranked = [m for m in board.table["method"] if m in board.methods] if len(board.table) else []
+    matrices = {m: mean_matrix(board.results, m) for m in ranked}
     for method, C in matrices.items():
         written.append(matrix_heatmap(C, figures / f"{method}-top1.png",
                                       f"{method}: {board.spec.name} top-1"))
