@@ -103,3 +103,22 @@ def test_every_catalog_scenario_is_documented_and_shown(plugins, capsys):
             assert main(["show", "scenario", name]) == 0
             shown = capsys.readouterr().out
             assert f"# {name}" in shown and "| preset" in shown and "quick" in shown
+
+
+def test_every_problem_is_reported_at_once_each_at_its_own_key():
+    """A wrong default is reported where it is written (step_defaults), not at each step that
+    inherits it; typos get the closest accepted key or value; all problems come in one error."""
+    raw = scenario(step_defaults={"embedding_dim": "64", "architecure": "resnet18"},
+                   presets={"quick": {"epochs": 1, "batchsize": 8}},
+                   steps=[{"new_classes": 2, "loss": "arcfase"}, {"new_classes": 2}])
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(raw, source="my.toml")
+    message = str(info.value)
+    assert message.startswith("my.toml: 4 problems:"), message
+    for expected in ("step_defaults.embedding_dim: must be int, got '64'",
+                     "step_defaults.architecure: unknown key; did you mean 'architecture'?",
+                     "presets.quick.batchsize: unknown key; did you mean 'batch_size'?",
+                     "steps[1].loss: must be one of arcface, cosface, normface, softmax, got "
+                     "'arcfase' (did you mean 'arcface'?)"):
+        assert expected in message, message
+    assert "steps[2]" not in message and "steps[1].embedding_dim" not in message

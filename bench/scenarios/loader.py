@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -45,24 +46,51 @@ def load_scenario_file(path: str | Path) -> ScenarioSpec:
 Fail = Callable[[str, str], ScenarioError]  # builds the error naming a key and its problem
 
 
+class Problems:
+    """Every problem of one scenario file, so that one run reports them all: `add` notes a
+    problem and goes on; calling the collector builds the error of a problem that stops the
+    validation at once, listing those noted before it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.found: list[str] = []
+
+    def add(self, key: str, problem: str) -> None:
+        self.found.append(f"{key}: {problem}")
+
+    def __call__(self, key: str, problem: str) -> ScenarioError:
+        self.add(key, problem)
+        return self.error()
+
+    def error(self) -> ScenarioError:
+        if len(self.found) == 1:
+            return ScenarioError(f"{self.source}: {self.found[0]}")
+        return ScenarioError(f"{self.source}: {len(self.found)} problems:\n"
+                             + "\n".join(f"  - {p}" for p in self.found))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise self.error()
+
+
 def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioSpec:
-    """Validate a parsed scenario (as in the TOML files) and build its spec."""
-
-    def fail(key: str, problem: str) -> ScenarioError:
-        return ScenarioError(f"{source}: {key}: {problem}")
-
+    """Validate a parsed scenario (as in the TOML files) and build its spec; every problem of
+    keys and values is reported at once, each naming its key."""
+    fail = Problems(source)
     _check_keys(raw, _TOP_KEYS, "scenario", fail)
     for key in ("name", "description", "dataset", "steps", "presets"):
         if key not in raw:
             raise fail(key, "is required")
     defaults = raw.get("step_defaults", {})
     _check_keys(defaults, _fields(StepSpec) - {"new_classes"}, "step_defaults", fail)
+    _check_values(StepSpec, defaults, "step_defaults", fail)
     if not isinstance(raw["steps"], list) or not raw["steps"]:
         raise fail("steps", "must be a non-empty list of [[steps]] tables")
     steps = _build_steps(raw["steps"], defaults, fail)
     if not isinstance(raw["presets"], dict) or not raw["presets"]:
         raise fail("presets", "must define at least one [presets.NAME] table, e.g. quick")
     presets = _build_presets(raw["presets"], fail)
+    fail.raise_if_any()
     order = raw.get("class_order", "seeded")
     if isinstance(order, list):
         if sorted(order) != sorted(set(order)) or not all(isinstance(c, int) for c in order):
@@ -95,14 +123,17 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
 
 
 def _build_steps(raw_steps: list[dict[str, Any]], defaults: dict[str, Any],
-                 fail: Fail) -> list[StepSpec]:
-    """Each [[steps]] table over the step defaults, validated."""
+                 fail: Problems) -> list[StepSpec]:
+    """Each [[steps]] table over the step defaults (checked on their own), validated."""
     steps = []
     for i, step in enumerate(raw_steps, start=1):
         where = f"steps[{i}]"
         _check_keys(step, _fields(StepSpec), where, fail)
-        merged = {**defaults, **step}
-        steps.append(_build(StepSpec, merged, where, fail))
+        if "new_classes" not in step:
+            fail.add(f"{where}.new_classes", "is required")
+        if not _check_values(StepSpec, step, where, fail) or fail.found:
+            continue
+        steps.append(StepSpec(**_converted(StepSpec, {**defaults, **step})))
         s = steps[-1]
         if s.new_classes < (2 if i == 1 else 0):
             raise fail(f"{where}.new_classes", "must be at least 2 for the first step and "
@@ -120,14 +151,17 @@ def _build_steps(raw_steps: list[dict[str, Any]], defaults: dict[str, Any],
     return steps
 
 
-def _build_presets(raw_presets: dict[str, dict[str, Any]], fail: Fail) -> dict[str, Budget]:
+def _build_presets(raw_presets: dict[str, dict[str, Any]], fail: Problems,
+                   ) -> dict[str, Budget]:
     """Each [presets.NAME] table, validated."""
     presets = {}
     for name, budget in raw_presets.items():
         _check_keys(budget, _fields(Budget), f"presets.{name}", fail)
         if "epochs" not in budget:
-            raise fail(f"presets.{name}.epochs", "is required")
-        presets[name] = _build(Budget, budget, f"presets.{name}", fail)
+            fail.add(f"presets.{name}.epochs", "is required")
+        if not _check_values(Budget, budget, f"presets.{name}", fail) or fail.found:
+            continue
+        presets[name] = Budget(**_converted(Budget, budget))
         if presets[name].epochs < 1 or presets[name].batch_size < 2:
             raise fail(f"presets.{name}", "epochs must be ≥ 1 and batch_size ≥ 2")
         if not 0 < presets[name].data_fraction <= 1:
@@ -143,33 +177,42 @@ def _fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
-def _check_keys(table: Any, allowed: set[str], where: str, fail: Any) -> None:
+def _check_keys(table: Any, allowed: set[str], where: str, fail: Problems) -> None:
+    """Every unknown key of `table`, each with the closest accepted one when there is one."""
     if not isinstance(table, dict):
         raise fail(where, f"must be a table, got {type(table).__name__}")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise fail(f"{where}.{unknown[0]}", f"unknown key; accepted keys: "
-                                            f"{', '.join(sorted(allowed))}")
+    for key in sorted(set(table) - allowed):
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = (f"did you mean {close[0]!r}?" if close
+                else f"accepted keys: {', '.join(sorted(allowed))}")
+        fail.add(f"{where}.{key}", f"unknown key; {hint}")
 
 
-def _build(cls: type, values: dict[str, Any], where: str, fail: Any) -> Any:
-    """Instantiate a spec dataclass, checking each value's type and allowed choices."""
+def _check_values(cls: type, values: dict[str, Any], where: str, fail: Problems) -> bool:
+    """Check the type and allowed choices of each value of a spec dataclass's fields that
+    `values` sets; note every problem, and say whether there was none."""
+    ok_all = True
     for f in dataclasses.fields(cls):
         if f.name not in values:
-            if f.default is dataclasses.MISSING:
-                raise fail(f"{where}.{f.name}", "is required")
             continue
         value, expected = values[f.name], str(f.type)
         ok = {"int": isinstance(value, int) and not isinstance(value, bool),
               "float": isinstance(value, (int, float)) and not isinstance(value, bool),
               "str": isinstance(value, str), "bool": isinstance(value, bool)}[expected]
         if not ok:
-            raise fail(f"{where}.{f.name}", f"must be {expected}, got {value!r}")
-        if f.name in _CHOICES and value not in _CHOICES[f.name]:
-            raise fail(f"{where}.{f.name}", f"must be one of {', '.join(_CHOICES[f.name])}, "
-                                            f"got {value!r}")
-    return cls(**{k: (float(v) if _type_of(cls, k) == "float" else v) for k, v in values.items()})
+            fail.add(f"{where}.{f.name}", f"must be {expected}, got {value!r}")
+        elif f.name in _CHOICES and value not in _CHOICES[f.name]:
+            close = difflib.get_close_matches(value, _CHOICES[f.name], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            fail.add(f"{where}.{f.name}", f"must be one of {', '.join(_CHOICES[f.name])}, "
+                                          f"got {value!r}{hint}")
+        else:
+            continue
+        ok_all = False
+    return ok_all
 
 
-def _type_of(cls: type, name: str) -> str:
-    return next(f.type for f in dataclasses.fields(cls) if f.name == name)  # type: ignore[return-value]
+def _converted(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with integers given for float fields made floats."""
+    floats = {f.name for f in dataclasses.fields(cls) if str(f.type) == "float"}
+    return {k: float(v) if k in floats else v for k, v in values.items()}
