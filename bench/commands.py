@@ -16,7 +16,7 @@ from bench.leaderboard import render_ranking
 from bench.orchestration import RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins
-from bench.publish import Board, board_markdown, collect_boards, publish
+from bench.publish import Board, board_markdown, collect_boards, docs_link, publish
 from bench.reproduction import report as reproduction_report
 from bench.resolve import resolve_scenario
 from bench.results import RunResult
@@ -106,7 +106,7 @@ def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
         print(f"\n## {board.spec.name} on {board.spec.dataset}\n")
         print(render_ranking(board.spec, board.table))
     if args.publish:
-        written = publish(boards, args.publish)
+        written = publish(boards, args.publish, docs_link(args.publish))
         print(f"\nPublished {len(boards)} boards ({len(written)} files) to {args.publish}/; "
               f"open {args.publish / 'index.html'}")
     return 0

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shlex
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -152,7 +154,7 @@ def board_markdown(board: Board, figures: bool = True) -> str:
     spec = board.spec
     order = ", then ".join(RANKING_LABELS.get(k, k) for k in ranking_keys(spec))
     lines = [f"# {spec.name} on {spec.dataset}", "", spec.description, "",
-             f"Ranked by {order}; mean ± std over seeds. Equal keys share a rank; a method "
+             f"Ranked by {order}; {seeds_phrase(board)}. Equal keys share a rank; a method "
              f"with failed or missing units says so in its status.", "",
              render_ranking(spec, board.table), "", "## Ranking under each protocol", "",
              "The same units scored under every protocol that applies (docs/metrics.md, "
@@ -225,7 +227,8 @@ def write_board(board: Board, out: Path) -> list[Path]:
     return written + [figure for figure in figures_made if figure]
 
 
-def index_markdown(boards: list[Board]) -> str:
+def index_markdown(boards: list[Board], docs: str | None = None) -> str:
+    """The boards' index page; `docs`, the link to the project's docs/ folder."""
     rows = []
     for board in boards:
         top = board.table.iloc[0] if len(board.table) else None
@@ -237,12 +240,14 @@ def index_markdown(boards: list[Board]) -> str:
                                     "first"], tablefmt="github", disable_numparse=True)
     return ("# Leaderboards\n\nOne board per scenario and dataset, rendered by `bench "
             "leaderboard --publish leaderboards/` from the result files in `results/`. "
-            "All boards on one page: [index.html](index.html). What each column means: "
-            "[docs/metrics.md](../docs/metrics.md).\n\n" + table + "\n")
+            "All boards on one page: [index.html](index.html)."
+            + (f" What each column means: [docs/metrics.md]({docs}/metrics.md)." if docs else "")
+            + "\n\n" + table + "\n")
 
 
-def index_html(boards: list[Board]) -> str:
-    """One self-contained page (figures by relative path) with every board."""
+def index_html(boards: list[Board], docs: str | None = None) -> str:
+    """One self-contained page (figures by relative path) with every board; `docs`, the
+    link to the project's docs/ folder (see `docs_link`)."""
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
              "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:14px}"
              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
@@ -254,8 +259,9 @@ def index_html(boards: list[Board]) -> str:
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>compat-bench leaderboards</title>", f"<style>{style}</style></head><body>",
              "<h1>compat-bench leaderboards</h1>", f"<nav>{nav}</nav>",
-             '<p>What each column means: <a href="../docs/metrics.md">docs/metrics.md</a>; '
-             'the scenarios: <a href="../docs/scenarios.md">docs/scenarios.md</a>.</p>']
+             (f'<p>What each column means: <a href="{docs}/metrics.md">docs/metrics.md</a>; '
+              f'the scenarios: <a href="{docs}/scenarios.md">docs/scenarios.md</a>.</p>'
+              if docs else "")]
     for board in boards:
         table = render_ranking(board.spec, board.table, fmt="html")
         order = ", then ".join(RANKING_LABELS.get(k, k) for k in ranking_keys(board.spec))
@@ -266,7 +272,7 @@ def index_html(boards: list[Board]) -> str:
         parts += [f'<h2 id="{board.slug}">{html.escape(board.spec.name)} on '
                   f"{html.escape(board.spec.dataset)}</h2>",
                   f"<p>{html.escape(board.spec.description)}</p>",
-                  f"<p>Ranked by {html.escape(order)}; mean ± std over seeds.</p>", table,
+                  f"<p>Ranked by {html.escape(order)}; {seeds_phrase(board)}.</p>", table,
                   "<h3>Ranking under each protocol</h3>",
                   render_protocols(board.spec, board.protocol_ranks, fmt="html"),
                   f"<ul>{provenance}</ul>",
@@ -289,9 +295,33 @@ def _inline_code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
 
 
-def publish(boards: list[Board], out: Path) -> list[Path]:
-    """Every board, the Markdown index and the HTML page under `out`."""
-    written = [path for board in boards for path in write_board(board, out)]
-    (out / "README.md").write_text(index_markdown(boards))
-    (out / "index.html").write_text(index_html(boards))
+def docs_link(out: Path) -> str | None:
+    """The project's docs/ folder as a link from `out` (relative, so it works wherever the
+    checkout is), or None when bench runs from an installed copy without its docs."""
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    if not (docs / "metrics.md").is_file():
+        return None
+    return Path(os.path.relpath(docs, out.resolve())).as_posix()
+
+
+def seeds_phrase(board: Board) -> str:
+    """How the table aggregates: "mean ± std over 3 seeds", or one seed's values."""
+    counts = {sum(r.method == m and r.status == "ok" for r in board.results)
+              for m in board.methods} or {0}
+    if max(counts) <= 1:
+        return "one seed (no spread)"
+    span = str(max(counts)) if len(counts) == 1 else f"{min(counts)}–{max(counts)}"
+    return f"mean ± std over {span} seeds"
+
+
+def publish(boards: list[Board], out: Path, docs: str | None = None) -> list[Path]:
+    """Every board, the Markdown index and the HTML page under `out`; `docs` links the
+    project's docs/ folder from there (`bench leaderboard --publish` passes `docs_link(out)`),
+    None leaves the links out."""
+    written = []
+    for k, board in enumerate(boards, start=1):
+        print(f"publishing {k}/{len(boards)}: {board.slug}", file=sys.stderr, flush=True)
+        written += write_board(board, out)
+    (out / "README.md").write_text(index_markdown(boards, docs))
+    (out / "index.html").write_text(index_html(boards, docs))
     return [*written, out / "README.md", out / "index.html"]

@@ -20,7 +20,7 @@ from bench.leaderboard import (
 )
 from bench.orchestration import RunConfig, run
 from bench.plugins import load_plugins
-from bench.publish import collect_boards, publish
+from bench.publish import collect_boards, docs_link, publish
 from bench.results import ResultError, load_result
 from tests.conftest import TINY
 
@@ -100,7 +100,7 @@ def test_result_files_are_validated_and_older_versions_load(results_dir, tmp_pat
 def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, capsys):
     assert main(["leaderboard", str(results_dir), "--publish", str(tmp_path / "a")]) == 0
     assert "Published 1 boards" in capsys.readouterr().out
-    publish(collect_boards([results_dir]), tmp_path / "b")
+    publish(collect_boards([results_dir]), tmp_path / "b", docs_link(tmp_path / "b"))
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*")
                    if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*")
@@ -110,6 +110,12 @@ def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, 
             assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
     board = (tmp_path / "a" / "tiny-synthetic.md").read_text()
     assert "failed (2/2)" in board and "missing seed 1" in board
+    # independent has 2 seeds, l2 one: the table says so rather than "over seeds".
+    assert "mean ± std over 1–2 seeds" in board
+    # The docs link works from wherever the boards were published.
+    link = next(line for line in (tmp_path / "a" / "README.md").read_text().splitlines()
+                if "docs/metrics.md" in line).split("](")[-1].split(")")[0]
+    assert (tmp_path / "a" / link).resolve().is_file(), link
     assert "reproduce: `bench run --scenario tiny --preset quick --seeds 2`" in board
     page = (tmp_path / "a" / "index.html").read_text()
     for image in ("tiny-synthetic/cross-model.png", "tiny-synthetic/l2-top1.png",
@@ -165,7 +171,7 @@ def test_verify_judges_another_machines_numbers_against_the_seed_spread(tmp_path
 
 
 def test_committed_boards_are_rendered_from_the_committed_results(tmp_path):
-    publish(collect_boards([COMMITTED / "results"]), tmp_path)
+    publish(collect_boards([COMMITTED / "results"]), tmp_path, docs_link(COMMITTED))
     committed = {p.relative_to(COMMITTED) for p in COMMITTED.rglob("*")
                  if p.is_file() and "results" not in p.relative_to(COMMITTED).parts}
     rendered = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
