@@ -114,3 +114,16 @@ def test_version_is_printed(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith("compat-bench ")
+
+
+def test_missing_data_without_a_folder_or_download_says_both_fixes(monkeypatch):
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    from bench.data.fashion_mnist import load_mnist
+
+    with pytest.raises(DataNotFoundError) as info:
+        load_mnist(None, download=False)
+    message = str(info.value)
+    assert "no --data-root or BENCH_DATA folder given" in message
+    assert "downloading is disabled (--no-download)" in message
+    assert "- put them in a folder and pass --data-root DIR" in message
+    assert "- or run without --no-download" in message

@@ -57,14 +57,17 @@ def load_idx_dataset(name: str, class_names: tuple[str, ...], root: Path | None,
             paths = {key: _find(downloaded, stem) for key, stem in _FILES.items()}
             if all(paths.values()):
                 return _from_files(name, class_names, paths)  # type: ignore[arg-type]
-    where = "\n  ".join(str(p) for p in searched) or "(no folder given)"
-    hint = ("  apt-get install -y dataset-fashion-mnist   (Debian/Ubuntu, files go to "
-            f"{DEBIAN_DIR})\n" if system_dir else "")
+    where = (f"were not found in:\n  {chr(10).join('  ' + str(p) for p in searched).strip()}"
+             if searched else "were not found (no --data-root or BENCH_DATA folder given)")
+    how = "downloading them failed" if download else "downloading is disabled (--no-download)"
+    fixes = ([f"apt-get install -y dataset-fashion-mnist   (Debian/Ubuntu: {DEBIAN_DIR})"]
+             if system_dir else [])
+    fixes += ["put them in a folder and pass --data-root DIR (or set BENCH_DATA=DIR)"]
+    if not download:
+        fixes += ["or run without --no-download to fetch them through torchvision"]
     raise DataNotFoundError(
-        f"{name}: the IDX files ({', '.join(_FILES.values())}, optionally .gz) were not found in:"
-        f"\n  {where}\nand downloading them failed or was disabled. Get them with:\n"
-        f"{hint}  or put them in a folder and pass --data-root DIR (or set BENCH_DATA=DIR)."
-    )
+        f"{name}: the IDX files ({', '.join(_FILES.values())}, optionally .gz) {where}\n"
+        f"and {how}. To fix:\n" + "\n".join(f"  - {fix}" for fix in fixes))
 
 
 def _from_files(name: str, class_names: tuple[str, ...], paths: dict[str, Path]) -> ImageDataset:
