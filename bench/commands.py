@@ -11,17 +11,17 @@ from tqdm.auto import tqdm
 
 from bench.anchors import anchor_table, anchor_units
 from bench.cli import parse_overrides
-from bench.errors import BenchError
+from bench.errors import BenchError, DataNotFoundError
 from bench.leaderboard import render_ranking
 from bench.orchestration import RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins
 from bench.publish import Board, board_markdown, collect_boards, docs_link, publish
 from bench.reproduction import report as reproduction_report
-from bench.resolve import resolve_scenario
+from bench.resolve import load_dataset, resolve_scenario
 from bench.results import RunResult
 from bench.scaffold import write_method_package
-from bench.scenarios import ScenarioSpec
+from bench.scenarios import ScenarioSpec, plan_classes
 from bench.scenarios.describe import describe_scenario
 from bench.verify import MIN_SEEDS, SPREAD_SIGMAS, Verification, verify
 
@@ -43,7 +43,9 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
 
 def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
     if args.what == "scenario":
-        print(describe_scenario(resolve_scenario(args.target, plugins)))
+        spec = resolve_scenario(args.target, plugins)
+        print(describe_scenario(spec))
+        print(dataset_fit(spec, plugins))
         return 0
     directory = Path(args.target)
     boards = collect_boards([directory])
@@ -53,6 +55,18 @@ def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
     board = boards[0]
     presets = ", ".join(sorted({r.preset for r in board.results}))
     return report(board.spec, board.results, directory, f"preset {presets}", plot=False)
+
+
+def dataset_fit(spec: ScenarioSpec, plugins: Plugins) -> str:
+    """Whether the scenario fits its dataset's classes (as `bench run` checks before training),
+    when the dataset's files are here; raises the same error `run` would."""
+    try:
+        dataset = load_dataset(spec, plugins, None, download=False)
+    except DataNotFoundError:
+        return (f"\n(the {spec.dataset} files are not here, so whether its classes hold "
+                f"the steps was not checked)")
+    plan_classes(spec, dataset.num_classes, seed=0)
+    return f"\nFits {spec.dataset}: {dataset.num_classes} classes for the {spec.capacity} the steps plan."
 
 
 def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: str,

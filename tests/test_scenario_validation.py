@@ -103,6 +103,17 @@ def test_every_catalog_scenario_is_documented_and_shown(plugins, capsys):
             assert main(["show", "scenario", name]) == 0
             shown = capsys.readouterr().out
             assert f"# {name}" in shown and "| preset" in shown and "quick" in shown
+            assert "Fits " in shown or "files are not here" in shown, shown[-300:]
+
+
+def test_show_refuses_a_scenario_its_dataset_cannot_hold(tmp_path, capsys):
+    """`bench show scenario` checks the class counts as `bench run` does, before any run."""
+    from bench.cli import main
+
+    path = tmp_path / "big.toml"
+    path.write_text(to_toml(scenario(steps=[{"new_classes": 4}, {"new_classes": 4}])))
+    assert main(["show", "scenario", str(path)]) == 2
+    assert "the steps add 8 classes but dataset 'synthetic' has only 6" in capsys.readouterr().err
 
 
 def test_every_problem_is_reported_at_once_each_at_its_own_key():
