@@ -66,7 +66,8 @@ def dataset_fit(spec: ScenarioSpec, plugins: Plugins) -> str:
         return (f"\n(the {spec.dataset} files are not here, so whether its classes hold "
                 f"the steps was not checked)")
     plan_classes(spec, dataset.num_classes, seed=0)
-    return f"\nFits {spec.dataset}: {dataset.num_classes} classes for the {spec.capacity} the steps plan."
+    return (f"\nFits {spec.dataset}: {dataset.num_classes} classes for the {spec.capacity} "
+            f"the steps plan.")
 
 
 def report(spec: ScenarioSpec, results: list[RunResult], directory: Path, what: str,
