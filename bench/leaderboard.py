@@ -36,15 +36,19 @@ PARAGON_METHOD = "independent"
 def protocol_rankings(spec: ScenarioSpec) -> dict[str, tuple[str, ...]]:
     """The metrics that rank methods under each protocol that scores `spec`, the scenario's
     own protocol first (it ranks the board): AC then AM for multi-step, ECC then new/old
-    top-1 then update gain for two steps, top-1 on the stored gallery then AC for the
-    growing gallery; `seen-classes` ranks on the same metrics restricted to seen classes."""
+    top-1 then update gain for two steps; `seen-classes` ranks on the same metrics
+    restricted to seen classes; the growing gallery (class-incremental scenarios) on top-1
+    against the stored gallery, then the scenario's first metric."""
     keys = ("AC", "AM") if spec.kind == "multistep" else ("ECC", "cross_top1", "update_gain")
     if spec.protocol == "transfer":
         return {"transfer": keys}
     rankings = {"leave-one-out": keys, "seen-classes": tuple(f"seen_{k}" for k in keys)}
+    if not spec.grows_gallery:
+        return rankings
+    growing = {"growing-gallery": ("growing_top1", keys[0])}
     if spec.protocol == "growing-gallery":
-        return {"growing-gallery": ("growing_top1", "AC"), **rankings}
-    return rankings
+        return {**growing, **rankings}
+    return {**rankings, **growing}
 
 
 def ranking_keys(spec: ScenarioSpec) -> tuple[str, ...]:
@@ -135,6 +139,8 @@ def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github")
     columns = COLUMNS[spec.kind]
     if spec.protocol == "growing-gallery":
         columns = GROWING_COLUMNS + columns
+    elif spec.grows_gallery and "growing_top1" in table:
+        columns = columns + GROWING_COLUMNS
     headers = (["rank", "method"] + [label for _, label in columns]
                + ["seeds", "train s", "embed s", "eval s", "status"])
     body = []
@@ -188,9 +194,11 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
 
 def protocol_ranks(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
     """Each method's rank under each protocol that scores `spec` (one column per protocol),
-    in the board's order."""
+    in the board's order; a protocol none of the results was scored under (results of
+    older code) is left out."""
+    scored = {name for r in results for name in r.metrics}
     ranks = {protocol: rank(spec, results, keys).set_index("method")["rank"]
-             for protocol, keys in protocol_rankings(spec).items()}
+             for protocol, keys in protocol_rankings(spec).items() if keys[0] in scored}
     table = pd.DataFrame(ranks)
     return table.loc[rank(spec, results)["method"]].rename_axis("method").reset_index()
 

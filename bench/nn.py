@@ -2,8 +2,9 @@
 stable, so that a plugin imports `bench` and `bench.nn` and nothing else of the harness (and no
 other plugin). Everything else under `bench` is internal.
 
-- feature ops: `match_dim` (compare on the first min(d) dimensions, zero-padding a smaller
-  feature), `class_means`, `warm_start` (copy the weights whose shapes match);
+- feature ops: `match_dim` (a feature cut or zero-padded to a given size), `shared_prefix`
+  (two features on the first min(d) dimensions they share), `class_means`, `warm_start`
+  (copy the weights whose shapes match);
 - classifiers: `CosineClassifier`, `FixedClassifier`, `d_simplex`, `margin_logits`,
   `COSINE_SCALE` (the scale of the cosine base losses) and `COSINE_LOSSES` (their names);
 - backbones: `build_backbone`;
@@ -29,14 +30,16 @@ from bench.models import (
     d_simplex,
     margin_logits,
     match_dim,
+    shared_prefix,
     warm_start,
 )
 from bench.models.losses import COSINE_SCALE
 from bench.step import Step
+from bench.training import LossFn
 
 __all__ = ["COSINE_LOSSES", "COSINE_SCALE", "CosineClassifier", "FixedClassifier",
            "SimplexMethod", "build_backbone", "class_means", "d_simplex", "margin_logits",
-           "match_dim", "warm_start"]
+           "match_dim", "shared_prefix", "warm_start"]
 
 
 class SimplexMethod(Method):
@@ -77,9 +80,10 @@ class SimplexMethod(Method):
         step.log(warm_started_tensors=warm_start(model, old))
         return model, old
 
-    def fit_on_simplex(self, step: Step, model: Model) -> Model:
-        """Train with plain cross-entropy over the K simplex prototypes."""
-        model = step.fit(model, lambda b: F.cross_entropy(model(b.x).logits, b.y))
+    def fit_on_simplex(self, step: Step, model: Model, loss_fn: LossFn | None = None) -> Model:
+        """Train with `loss_fn` (default: plain cross-entropy over the K simplex prototypes),
+        then log how stationary the features are."""
+        model = step.fit(model, loss_fn or (lambda b: F.cross_entropy(model(b.x).logits, b.y)))
         self.log_stationarity(step, model)
         return model
 

@@ -63,11 +63,11 @@ def compatibility_cells(features: list[np.ndarray], labels: np.ndarray, seed: in
 def matrices(cells: Mapping[tuple[int, int], Mapping[str, Any]], T: int,
              ) -> dict[str, np.ndarray]:
     """One T×T matrix per retrieval metric (upper triangle NaN) from per-cell metric
-    dictionaries, or from cells scored by `score_cell` (their `retrieval` part)."""
+    dictionaries (the `retrieval` part of a cell scored by `score_cell`)."""
     out = {}
     for metric in METRICS:
         C = np.full((T, T), np.nan)
         for (i, j), values in cells.items():
-            C[i, j] = values.get("retrieval", values)[metric]
+            C[i, j] = values[metric]
         out[metric] = C
     return out

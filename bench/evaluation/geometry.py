@@ -9,14 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from bench.metrics.retrieval import prepare, prepare_shared
 
-def class_directions(features: np.ndarray, labels: np.ndarray, classes: Sequence[int],
-                     dim: int | None = None) -> np.ndarray:
-    """Unit vectors of each class's mean L2-normalised feature (first `dim` dimensions)."""
-    x = features[:, :dim] if dim else features
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    means = np.stack([x[labels == c].mean(0) for c in classes])
-    return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+
+def class_directions(prepared: np.ndarray, labels: np.ndarray,
+                     classes: Sequence[int]) -> np.ndarray:
+    """Unit vectors of each class's mean feature (features `prepared`: L2-normalised rows)."""
+    return prepare(np.stack([prepared[labels == c].mean(0) for c in classes]))
 
 
 def feature_geometry(features: Sequence[np.ndarray], labels: np.ndarray,
@@ -32,16 +31,15 @@ def feature_geometry(features: Sequence[np.ndarray], labels: np.ndarray,
     for t, x in enumerate(features):
         classes = [c for c in range(seen[t]) if c in present] or sorted(present)
         record: dict[str, Any] = {"model": t + 1, "classes": len(classes)}
-        directions = class_directions(x, labels, classes)
+        directions = class_directions(prepare(x), labels, classes)
         k = len(classes)
         if k > 1:
             cosine = directions @ directions.T
             record["interclass_cosine"] = round(float((cosine.sum() - k) / (k * (k - 1))), 4)
         if t > 0:
             shared = [c for c in range(seen[t - 1]) if c in present] or sorted(present)
-            dim = min(x.shape[1], features[t - 1].shape[1])
-            now = class_directions(x, labels, shared, dim)
-            before = class_directions(features[t - 1], labels, shared, dim)
+            now, before = (class_directions(f, labels, shared)
+                           for f in prepare_shared(x, features[t - 1]))
             record["drift_cosine"] = round(float((now * before).sum(1).mean()), 4)
         out.append(record)
     return out

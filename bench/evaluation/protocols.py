@@ -25,7 +25,7 @@ from bench.evaluation.geometry import feature_geometry
 from bench.evaluation.growing import GrowingGallery
 from bench.evaluation.transform import GalleryView, stored_gallery, upgraded_galleries
 from bench.evaluation.upgrades import backfilling_curves, pairwise_matrices, upgrade_metrics
-from bench.metrics import POLICIES, retrieval_metrics
+from bench.metrics import retrieval_metrics
 from bench.models import Model
 from bench.results import derived_metrics, to_nested
 from bench.scenarios import ClassPlan, ScenarioSpec
@@ -75,7 +75,7 @@ class ScoringInputs:
         """Every leave-one-out cell scored once (bench.evaluation.cells), for every protocol
         that reads them."""
         return compatibility_cells(self.embeddings.features, self.labels, self.seed, self.memo,
-                                   self.galleries[0], POLICIES)
+                                   self.galleries[0])
 
 
 class Protocol(abc.ABC):
@@ -110,7 +110,7 @@ class CompatibilityMatrices(Protocol):
         if cost is not None:
             out["gallery_transform"] = cost
         T = len(inputs.models)
-        C = matrices(inputs.cells, T)
+        C = matrices({cell: parts["retrieval"] for cell, parts in inputs.cells.items()}, T)
         pairwise = pairwise_matrices(inputs.cells, T)
         out["backfilling"] = backfilling_curves(inputs.cells, T)
         out["matrices"] = {metric: to_nested(m) for metric, m in {**C, **pairwise}.items()}
@@ -119,13 +119,14 @@ class CompatibilityMatrices(Protocol):
 
 
 class GrowingGalleryScores(Protocol):
-    """The growing gallery (bench.evaluation.growing): training images join the gallery when
-    their class arrives, embedded by that step's model and never re-encoded."""
+    """The growing gallery (bench.evaluation.growing): `gallery_per_class` training images of
+    each class join the gallery when the class arrives, embedded by that step's model and
+    never re-encoded. Scores every class-incremental scenario but `transfer`."""
 
     name = "growing-gallery"
 
     def applies(self, spec: ScenarioSpec) -> bool:
-        return spec.protocol == "growing-gallery"
+        return spec.grows_gallery
 
     def score(self, inputs: ScoringInputs) -> dict[str, Any]:
         spec, dataset, plan = inputs.spec, inputs.dataset, inputs.plan

@@ -22,6 +22,16 @@ def stored_gallery(features: Sequence[np.ndarray]) -> GalleryView:
 
 
 @torch.no_grad()
+def upgrade(model: Model, features: np.ndarray, side_info: np.ndarray | None,
+            device: torch.device) -> np.ndarray:
+    """Stored `features` (with the `side_info` stored beside them) moved into `model`'s space by
+    its gallery transformation."""
+    moved = model.upgrade_gallery(
+        torch.from_numpy(features).to(device),
+        None if side_info is None else torch.from_numpy(side_info).to(device))
+    return moved.float().cpu().numpy()
+
+
 def upgraded_galleries(models: Sequence[Model], features: Sequence[np.ndarray],
                        side_info: Sequence[np.ndarray | None], device: torch.device,
                        ) -> tuple[GalleryView, dict[str, Any]]:
@@ -38,11 +48,7 @@ def upgraded_galleries(models: Sequence[Model], features: Sequence[np.ndarray],
         for i in range(j + 1, len(features)):
             if models[i].transforms_gallery:
                 start = time.perf_counter()
-                side = side_info[j]
-                moved = models[i].upgrade_gallery(
-                    torch.from_numpy(current).to(device),
-                    None if side is None else torch.from_numpy(side).to(device))
-                current = moved.float().cpu().numpy()
+                current = upgrade(models[i], current, side_info[j], device)
                 if i == j + 1:
                     upgrades.append({"old_model": j + 1, "new_model": i + 1,
                                      "transformed_items": len(current),

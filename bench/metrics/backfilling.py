@@ -97,6 +97,13 @@ def top1_correct(query: ArrayLike, labels_q: ArrayLike, gallery: ArrayLike, labe
     return correct.correct
 
 
+def inverse_permutation(order: np.ndarray) -> np.ndarray:
+    """position[i] = where item i stands in `order` (a permutation of 0..N−1)."""
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return position
+
+
 def negative_flip_rate(old_correct: np.ndarray, new_correct: np.ndarray) -> float:
     """Fraction of queries correct before the upgrade and wrong after it."""
     return float(np.mean(old_correct & ~new_correct))
@@ -137,9 +144,7 @@ class BackfillScores:
             order = np.asarray(order)
             if sorted(order.tolist()) != list(range(n)):
                 raise ValueError("order must be a permutation of the gallery indices")
-            position = np.empty(n, dtype=np.int64)
-            position[order] = np.arange(n)
-            self.first[policy] = np.searchsorted(cuts, position, side="right")
+            self.first[policy] = np.searchsorted(cuts, inverse_permutation(order), side="right")
         self._layouts: tuple[int, dict[str, Layout]] | None = None
 
     def __call__(self, block: Block) -> None:
@@ -172,8 +177,7 @@ class BackfillScores:
             for policy, first in self.first.items():
                 group = first * 2 + relevant
                 order = np.argsort(group, kind="stable")
-                slot = np.empty(len(order), dtype=np.int64)
-                slot[order] = np.arange(len(order))
+                slot = inverse_permutation(order)
                 ends = np.cumsum(np.bincount(group, minlength=2 * (len(self.fractions) + 1)))
                 starts = np.concatenate([[0], ends[:-1]])
                 groups = [(k, (int(a), int(b)))

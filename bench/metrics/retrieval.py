@@ -27,10 +27,17 @@ def prepare(features: ArrayLike, dim: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12))
 
 
+def prepare_shared(*sets: ArrayLike) -> list[np.ndarray]:
+    """Every set prepared on the dimensions all share: the first min(d) of them (features of
+    models with different dimensions are compared on that prefix)."""
+    dim = min(np.shape(x)[1] for x in sets)
+    return [prepare(x, dim) for x in sets]
+
+
 def prepare_pair(query: ArrayLike, gallery: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Both sets prepared on their first min(d_q, d_g) dimensions, the shared prefix."""
-    dim = min(np.shape(query)[1], np.shape(gallery)[1])
-    return prepare(query, dim), prepare(gallery, dim)
+    q, g = prepare_shared(query, gallery)
+    return q, g
 
 
 def relevant_ranks(block: Block, name: str) -> np.ndarray:

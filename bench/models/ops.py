@@ -18,6 +18,13 @@ def match_dim(features: torch.Tensor, dim: int) -> torch.Tensor:
     return F.pad(features, (0, dim - d))
 
 
+def shared_prefix(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both feature sets on the dimensions they share: their first min(d_a, d_b) columns (how
+    features of different sizes are compared without padding, as the harness's metrics do)."""
+    d = min(a.shape[1], b.shape[1])
+    return a[:, :d], b[:, :d]
+
+
 def class_means(features: torch.Tensor, labels: torch.Tensor,
                 classes: Sequence[int]) -> torch.Tensor:
     """Row k = mean of the features whose label is classes[k]; every class must be present."""

@@ -14,9 +14,7 @@ def describe_scenario(spec: ScenarioSpec) -> str:
     evaluation = {
         "leave-one-out": "leave-one-out retrieval on the test split of the seen classes",
         "growing-gallery": "test queries of the seen classes against a gallery of training "
-                           "images embedded at arrival, never re-encoded"
-                           + (f" ({spec.gallery_per_class} per class)"
-                              if spec.gallery_per_class else ""),
+                           "images embedded at arrival, never re-encoded",
         "transfer": f"leave-one-out retrieval on {spec.evaluation_dataset!r}'s test split"
                     if spec.evaluation_dataset else
                     "leave-one-out retrieval on the test images of the classes no step trains on",
@@ -28,6 +26,8 @@ def describe_scenario(spec: ScenarioSpec) -> str:
              f"- family: {spec.family}; class order: {order}; {spec.num_steps} steps, "
              f"{spec.capacity} classes",
              f"- evaluation ({spec.protocol}): {evaluation}",
+             *([f"- growing gallery: {spec.gallery_per_class or 'all'} training images per "
+                f"class join it when their class arrives"] if spec.grows_gallery else []),
              f"- file: {spec.source}"]
     seen = 0
     steps = []

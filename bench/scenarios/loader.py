@@ -109,7 +109,7 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
     if evaluation and protocol != "transfer":
         raise fail("evaluation_dataset", "is used only by protocol \"transfer\" (set "
                                          "protocol = \"transfer\" or remove it)")
-    gallery = raw.get("gallery_per_class", 0)
+    gallery = raw.get("gallery_per_class", ScenarioSpec.gallery_per_class)
     if not isinstance(gallery, int) or gallery < 0:
         raise fail("gallery_per_class", f"must be an integer ≥ 0 (0: all), got {gallery!r}")
     return ScenarioSpec(

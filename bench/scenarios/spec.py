@@ -67,7 +67,7 @@ class ScenarioSpec:
     dataset_options: dict[str, Any] = field(default_factory=dict)
     evaluation_dataset: str = ""
     evaluation_dataset_options: dict[str, Any] = field(default_factory=dict)
-    gallery_per_class: int = 0
+    gallery_per_class: int = 500
     source: str = "<built-in>"
 
     @property
@@ -83,6 +83,13 @@ class ScenarioSpec:
     def kind(self) -> str:
         """"two-step" (one upgrade, ranked by its one pair) or "multistep" (a sequence)."""
         return "two-step" if self.num_steps <= 2 else "multistep"
+
+    @property
+    def grows_gallery(self) -> bool:
+        """Whether the growing-gallery protocol scores the scenario: its own protocol, or classes
+        arrive after the first step (a gallery grows with them), except under `transfer`."""
+        return self.protocol == "growing-gallery" or (
+            self.protocol != "transfer" and any(s.new_classes for s in self.steps[1:]))
 
     def budget(self, preset: str) -> Budget:
         if preset not in self.presets:

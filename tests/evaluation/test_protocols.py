@@ -12,16 +12,20 @@ import torch
 
 import bench.evaluation.protocols as protocols
 import bench.runner
-from bench.evaluation import compute_now
+from bench.data.splits import arrivals, select_classes
+from bench.evaluation import compute_now, extract_features
 from bench.evaluation.embedding import embed_evaluation_set
 from bench.evaluation.protocols import (
     PROTOCOLS,
+    GrowingGalleryScores,
     Protocol,
     ScoringInputs,
     SeenClasses,
     evaluation_set,
     score_unit,
 )
+from bench.evaluation.transform import upgrade
+from bench.metrics.retrieval import prepare_pair
 from bench.plugins import load_plugins
 from bench.resolve import load_dataset, resolve_scenario
 from bench.runner import cell_memo, run_unit
@@ -144,3 +148,42 @@ def test_seen_classes_cells_search_only_the_classes_the_gallery_model_has_seen()
         # the last model has seen every class: its column is the leave-one-out one
         assert seen["matrices"]["seen_top1"][2][2] == leave_one_out[2][2]
     assert set(seen["metrics"]) >= {"seen_AC", "seen_AM", "seen_final_top1"}
+
+
+def test_the_growing_gallery_of_a_transforming_model_is_moved_never_re_encoded():
+    """fct under the growing gallery: at step 2 the block stored at step 1 is model 1's
+    features moved by model 2's transformation (with model 1's side-information), the new
+    block is model 2's features, and top-1 is an exhaustive search of that gallery."""
+    plugins = load_plugins()
+    spec = resolve_scenario(str(TINY), plugins)
+    assert spec.grows_gallery and GrowingGalleryScores().applies(spec)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    cls = plugins.methods.get("fct")
+    plan = plan_classes(spec, dataset.num_classes, 0)
+    trained = list(train_steps(spec, dataset, cls(cls.resolve_params("quick", {})), 0,
+                               "quick", CPU, plan))
+    models = [done.model for done in trained]
+    assert models[1].transforms_gallery
+    normalize = trained[0].step.normalize
+    eval_set = evaluation_set(spec, dataset, plan, None)
+    embeddings = embed_evaluation_set(models, ["", "", ""], eval_set, normalize, CPU)
+    labels = eval_set.y.numpy()
+    inputs = ScoringInputs(spec, dataset, plan, 0, CPU, normalize, models, embeddings, labels,
+                           compute_now)
+    step2 = GrowingGalleryScores().score(inputs)["growing_gallery"][1]
+
+    train = select_classes(dataset.train_x, dataset.train_y, plan, dataset.num_classes)
+    first, second = arrivals(train, plan.new, spec.gallery_per_class, 0)[:2]
+    moved = upgrade(models[1], extract_features(models[0], first.x, normalize, CPU),
+                    extract_features(models[0], first.x, normalize, CPU, side_info=True), CPU)
+    gallery = np.concatenate([moved, extract_features(models[1], second.x, normalize, CPU)])
+    gallery_labels = torch.cat([first.y, second.y]).numpy()
+    keep = labels < plan.seen[1]
+    q, g = prepare_pair(embeddings.features[1][keep], gallery)
+    expected = np.mean(gallery_labels[(q @ g.T).argmax(1)] == labels[keep])
+    assert step2["gallery_size"] == len(gallery_labels)
+    assert step2["top1"] == pytest.approx(expected, abs=1e-9)
+    unmoved = np.concatenate([extract_features(models[0], first.x, normalize, CPU),
+                              gallery[len(first.y):]])
+    q, g = prepare_pair(embeddings.features[1][keep], unmoved)
+    assert np.mean(gallery_labels[(q @ g.T).argmax(1)] == labels[keep]) != expected

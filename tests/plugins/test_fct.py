@@ -56,6 +56,16 @@ def test_fct_upgrades_start_from_the_stored_features(tmp_path, monkeypatch):
     result = tiny_unit(FCT, store)
     stored = [np.load(p) for p in store.root.rglob("features.npy")]
     sides = [np.load(p) for p in store.root.rglob("side_info.npy")]
+    plugins = load_plugins()
+    spec = resolve_scenario(str(TINY), plugins)
+    dataset = load_dataset(spec, plugins, None, download=False)
+    labels = evaluation_set(spec, dataset, plan_classes(spec, dataset.num_classes, 0),
+                            None).y.numpy()
+    # the evaluation set's galleries (the growing gallery's blocks of training images are
+    # moved as well, each upgrade once, from what was stored at arrival)
+    growing = [c for c in calls if len(c[0]) != len(labels)]
+    calls = [c for c in calls if len(c[0]) == len(labels)]
+    assert len(growing) == 3 and np.array_equal(growing[1][0], growing[0][2])
     # gallery 1 → space 2, → space 3; gallery 2 → space 3
     assert len(calls) == 3 and len(stored) == len(sides) == 3
     assert np.array_equal(calls[1][0], calls[0][2])
@@ -64,10 +74,5 @@ def test_fct_upgrades_start_from_the_stored_features(tmp_path, monkeypatch):
                                                               for f in stored)
     assert all(any(np.array_equal(c[1], s) for s in sides) for c in calls)
     f3 = next(f for f in stored if not (np.array_equal(f, f1) or np.array_equal(f, f2)))
-    plugins = load_plugins()
-    spec = resolve_scenario(str(TINY), plugins)
-    dataset = load_dataset(spec, plugins, None, download=False)
-    labels = evaluation_set(spec, dataset, plan_classes(spec, dataset.num_classes, 0),
-                            None).y.numpy()
     expected = retrieval_metrics(f3, labels, calls[2][2], labels, exclude_self=True)
     assert math.isclose(result.matrices["top1"][2][1], expected["top1"], abs_tol=1e-9)
