@@ -84,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", help="list registered methods, scenarios or datasets")
     p.add_argument("what", choices=["methods", "scenarios", "datasets"])
 
-    p = command("show", help="a scenario's steps and budgets, or saved results again")
-    p.add_argument("what", choices=["scenario", "results"])
-    p.add_argument("target", help="scenario: a registered name or .toml file; results: a "
-                                  "scenario folder of results, e.g. results/multistep")
+    p = command("show", help="a method's card, a scenario's steps and budgets, or saved "
+                             "results again")
+    p.add_argument("what", choices=["method", "scenario", "results"])
+    p.add_argument("target", help="method: a registered name; scenario: a registered name or "
+                                  ".toml file; results: a scenario folder of results, e.g. "
+                                  "results/multistep")
 
     command("plugins", help="list plugins, what they register, and load errors")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from bench.anchors import anchor_table, anchor_units
+from bench.cards import board_cards, registered_card
 from bench.cli import parse_overrides
 from bench.errors import BenchError, DataNotFoundError
 from bench.leaderboard import render_ranking
@@ -42,6 +43,9 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def cmd_show(args: argparse.Namespace, plugins: Plugins) -> int:
+    if args.what == "method":
+        print(registered_card(plugins, args.target))
+        return 0
     if args.what == "scenario":
         spec = resolve_scenario(args.target, plugins)
         print(describe_scenario(spec))
@@ -121,7 +125,8 @@ def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
         print(f"\n## {board.spec.name} on {board.spec.dataset}\n")
         print(render_ranking(board.spec, board.table))
     if args.publish:
-        written = publish(boards, args.publish, docs_link(args.publish))
+        written = publish(boards, args.publish, docs_link(args.publish),
+                          board_cards(plugins, boards))
         print(f"\nPublished {len(boards)} boards ({len(written)} files) to {args.publish}/; "
               f"open {args.publish / 'index.html'}")
     return 0

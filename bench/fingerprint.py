@@ -5,7 +5,9 @@ A fingerprint hashes each Python file's syntax tree without its docstrings: edit
 a docstring or the layout keeps it; any change to what the code does changes it.
 
 - A method's fingerprint covers the files that define its class and every base class outside
-  the harness (a plugin subclassing another plugin's method is covered through its base).
+  the harness (a plugin subclassing another plugin's method is covered through its base),
+  without the card's descriptive class attributes (`bench.method.CARD_FIELDS`: summary,
+  citation, code link, deviations), so that documenting a method never retrains it.
   Helper modules a plugin imports are not: bump the method's `version` when only those change.
 - The harness's `training` code (the step, the training loop, the toolkit and models, batching
   and augmentation) keys trained steps; its `evaluation` code (embedding, protocols, metrics)
@@ -23,6 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+from bench.method import CARD_FIELDS
+
 HARNESS = Path(__file__).resolve().parent
 HarnessPart = Literal["training", "evaluation"]
 HARNESS_CODE: dict[HarnessPart, tuple[str, ...]] = {
@@ -32,9 +36,11 @@ HARNESS_CODE: dict[HarnessPart, tuple[str, ...]] = {
 }
 
 
-def code_digest(source: str) -> str:
-    """A hash of `source`'s syntax tree, docstrings and comments left out."""
+def code_digest(source: str, descriptive: Iterable[str] = ()) -> str:
+    """A hash of `source`'s syntax tree, docstrings and comments left out, and class-level
+    assignments to the `descriptive` names too."""
     tree = ast.parse(source)
+    skipped = set(descriptive)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
@@ -42,7 +48,16 @@ def code_digest(source: str) -> str:
                 and isinstance(body[0].value, ast.Constant)
                 and isinstance(body[0].value.value, str)):
             node.body = body[1:] or [ast.Pass()]
+        if isinstance(node, ast.ClassDef) and skipped:
+            node.body = [s for s in node.body if not _assigns(s, skipped)] or [ast.Pass()]
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def _assigns(statement: ast.stmt, names: set[str]) -> bool:
+    """Whether `statement` assigns one of `names` (plainly or with an annotation)."""
+    targets = (statement.targets if isinstance(statement, ast.Assign)
+               else [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+    return bool(targets) and all(isinstance(t, ast.Name) and t.id in names for t in targets)
 
 
 def files_fingerprint(files: Iterable[Path]) -> str:
@@ -76,7 +91,7 @@ def method_fingerprint(method: type) -> str:
             source = Path(path).read_text() if path else inspect.getsource(klass)
         except OSError:  # defined where no source is kept (an interactive session)
             source = f"class {klass.__qualname__}: pass"
-        h.update(code_digest(source).encode())
+        h.update(code_digest(source, CARD_FIELDS).encode())
     return h.hexdigest()[:16]
 
 

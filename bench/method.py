@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _SCALARS = (bool, int, float, str)
+_BIBTEX = re.compile(r"^@\w+\{[^,\s]+,.*\}$", re.DOTALL)
+
+CARD_FIELDS = ("summary", "paper", "bibtex", "code", "deviations")
+"""The class attributes that describe a method without changing what it does: shown by
+`bench show method` and on the boards, and left out of the method's code fingerprint."""
 
 
 class Method(abc.ABC):
@@ -24,7 +29,10 @@ class Method(abc.ABC):
     Class attributes:
         name: unique kebab-case name (`bench run --method NAME`).
         summary: one line shown by `bench list methods`.
-        paper: citation of the method's paper, if any.
+        paper: short citation of the method's paper, if any ("Shen et al., CVPR 2020").
+        bibtex: the paper's BibTeX entry.
+        code: the URL of the paper's official code.
+        deviations: each deliberate difference from the paper's recipe, one sentence each.
         version: bump whenever a change would change results.
         defaults: hyper-parameters (bool, int, float or str values); `--set NAME.KEY=VALUE`
             overrides one.
@@ -36,6 +44,9 @@ class Method(abc.ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     paper: ClassVar[str] = ""
+    bibtex: ClassVar[str] = ""
+    code: ClassVar[str] = ""
+    deviations: ClassVar[tuple[str, ...]] = ()
     version: ClassVar[str] = "1"
     defaults: ClassVar[Mapping[str, Any]] = {}
     presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
@@ -90,6 +101,16 @@ def validate_method_class(obj: Any) -> None:
                           f"got {name!r}")
     if not isinstance(getattr(obj, "summary", None), str) or not obj.summary.strip():
         raise PluginError(f"{label}.summary must be a non-empty one-line string")
+    if obj.bibtex and not (isinstance(obj.bibtex, str) and _BIBTEX.match(obj.bibtex.strip())):
+        raise PluginError(f"{label}.bibtex must be one BibTeX entry such as "
+                          f"'@inproceedings{{key, title={{...}}, ...}}', got {obj.bibtex!r:.60}")
+    if obj.code and not (isinstance(obj.code, str) and obj.code.startswith("https://")):
+        raise PluginError(f"{label}.code must be the https:// URL of the official code, "
+                          f"got {obj.code!r}")
+    if not (isinstance(obj.deviations, tuple)
+            and all(isinstance(d, str) and d.strip() for d in obj.deviations)):
+        raise PluginError(f"{label}.deviations must be a tuple of non-empty strings, "
+                          f"got {obj.deviations!r}")
     if not isinstance(obj.version, str):
         raise PluginError(f"{label}.version must be a string, got {obj.version!r}")
     if not isinstance(obj.defaults, Mapping) or not all(

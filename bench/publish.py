@@ -13,7 +13,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -227,8 +227,10 @@ def write_board(board: Board, out: Path) -> list[Path]:
     return written + [figure for figure in figures_made if figure]
 
 
-def index_markdown(boards: list[Board], docs: str | None = None) -> str:
-    """The boards' index page; `docs`, the link to the project's docs/ folder."""
+def index_markdown(boards: list[Board], docs: str | None = None,
+                   methods: Sequence[str] = ()) -> str:
+    """The boards' index page, with links to the cards of `methods`; `docs`, the link to the
+    project's docs/ folder."""
     rows = []
     for board in boards:
         top = board.table.iloc[0] if len(board.table) else None
@@ -242,20 +244,26 @@ def index_markdown(boards: list[Board], docs: str | None = None) -> str:
             "leaderboard --publish leaderboards/` from the result files in `results/`. "
             "All boards on one page: [index.html](index.html)."
             + (f" What each column means: [docs/metrics.md]({docs}/metrics.md)." if docs else "")
-            + "\n\n" + table + "\n")
+            + "\n\n" + table + "\n"
+            + ("\n## Methods\n\n" + "".join(f"- [{name}](methods/{name}.md)\n"
+                                            for name in methods) if methods else ""))
 
 
-def index_html(boards: list[Board], docs: str | None = None) -> str:
-    """One self-contained page (figures by relative path) with every board; `docs`, the
-    link to the project's docs/ folder (see `docs_link`)."""
+def index_html(boards: list[Board], docs: str | None = None,
+               cards: Mapping[str, str] | None = None) -> str:
+    """One self-contained page (figures by relative path) with every board, then the method
+    cards (Markdown by method name, each shown as written, collapsed); `docs`, the link to
+    the project's docs/ folder (see `docs_link`)."""
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
              "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:14px}"
              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
              "td:nth-child(2),th:nth-child(2),td:last-child,th:last-child{text-align:left}"
              "th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}"
              ".figs img{max-width:49%;vertical-align:top}"
-             "nav a{margin-right:1em}code{background:#f3f3f3;padding:1px 4px}")
-    nav = " ".join(f'<a href="#{b.slug}">{html.escape(b.spec.name)}</a>' for b in boards)
+             "nav a{margin-right:1em}code{background:#f3f3f3;padding:1px 4px}"
+             "pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:13px}")
+    nav = " ".join([*(f'<a href="#{b.slug}">{html.escape(b.spec.name)}</a>' for b in boards),
+                    *(['<a href="#methods">methods</a>'] if cards else [])])
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>compat-bench leaderboards</title>", f"<style>{style}</style></head><body>",
              "<h1>compat-bench leaderboards</h1>", f"<nav>{nav}</nav>",
@@ -286,6 +294,11 @@ def index_html(boards: list[Board], docs: str | None = None) -> str:
         if board.has_diagnostics:
             parts.append(f'<img src="{board.slug}/feature-geometry.png" '
                          f'alt="feature geometry">')
+    if cards:
+        parts.append('<h2 id="methods">Methods</h2>')
+        parts += [f'<details id="method-{name}"><summary><b>{html.escape(name)}</b>: '
+                  f"{html.escape(card.splitlines()[2])}</summary>"
+                  f"<pre>{html.escape(card)}</pre></details>" for name, card in cards.items()]
     return "\n".join([*parts, "</body></html>", ""])
 
 
@@ -314,14 +327,20 @@ def seeds_phrase(board: Board) -> str:
     return f"mean ± std over {span} seeds"
 
 
-def publish(boards: list[Board], out: Path, docs: str | None = None) -> list[Path]:
-    """Every board, the Markdown index and the HTML page under `out`; `docs` links the
-    project's docs/ folder from there (`bench leaderboard --publish` passes `docs_link(out)`),
-    None leaves the links out."""
+def publish(boards: list[Board], out: Path, docs: str | None = None,
+            cards: Mapping[str, str] | None = None) -> list[Path]:
+    """Every board, the Markdown index and the HTML page under `out`, and each method card
+    (Markdown by method name, bench.cards) as methods/NAME.md; `docs` links the project's
+    docs/ folder from there (`bench leaderboard --publish` passes `docs_link(out)`), None
+    leaves the links out."""
     written = []
     for k, board in enumerate(boards, start=1):
         print(f"publishing {k}/{len(boards)}: {board.slug}", file=sys.stderr, flush=True)
         written += write_board(board, out)
-    (out / "README.md").write_text(index_markdown(boards, docs))
-    (out / "index.html").write_text(index_html(boards, docs))
+    for name, card in (cards or {}).items():
+        (out / "methods").mkdir(parents=True, exist_ok=True)
+        written.append(out / "methods" / f"{name}.md")
+        written[-1].write_text(card)
+    (out / "README.md").write_text(index_markdown(boards, docs, list(cards or {})))
+    (out / "index.html").write_text(index_html(boards, docs, cards))
     return [*written, out / "README.md", out / "index.html"]

@@ -55,7 +55,10 @@ from bench.nn import match_dim
 class $cls(bench.Method):
     name = "$name"
     summary = "Base loss plus cosine distillation to the previous model."
-    paper = ""
+    paper = ""  # "Author et al., Title, Venue Year"; then give `bibtex` and `code` (its URL)
+    bibtex = ""
+    code = ""
+    deviations = ()  # one sentence per deliberate difference from the paper's recipe
     version = "1"  # a change to this file retrains by itself; bump this to name a new recipe
     defaults = {"weight": 1.0}
     presets = {"paper": {"weight": 1.0}}  # the published hyper-parameters

@@ -96,6 +96,23 @@ class AdvBCT(bench.Method):
     summary = "Adversarial old/new discriminator (gradient reversal) + elastic class radii."
     paper = "Pan et al., Boundary-Aware Backward-Compatible Representation via Adversarial " \
             "Learning in Image Retrieval, CVPR 2023"
+    bibtex = """@inproceedings{pan2023advbct,
+  title={Boundary-Aware Backward-Compatible Representation via Adversarial Learning in
+    Image Retrieval},
+  author={Pan, Tan and Xu, Furong and Yang, Xudong and He, Sifeng and Jiang, Chen and Guo,
+    Qingpei and Qian, Feng and Zhang, Xiaobo and Cheng, Yuan and Yang, Lei and Chu, Wei},
+  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern
+    Recognition (CVPR)},
+  pages={15201--15210},
+  year={2023}
+}"""
+    code = "https://github.com/Ashespt/AdvBCT"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule.",
+        "The discriminator sees L2-normalised features.",
+        "Class centres and radii come from the step's own data, not a pre-extracted file.",
+    )
     version = "1"
     defaults = {"threshold": 1.0, "adversarial_weight": 1.0}
 

@@ -41,6 +41,24 @@ class BCT(bench.Method):
     name = "bct"
     summary = "Influence loss through the frozen old classifier, new classes synthesised."
     paper = "Shen et al., Towards Backward-Compatible Representation Learning, CVPR 2020"
+    bibtex = """@inproceedings{shen2020bct,
+  title={Towards Backward-Compatible Representation Learning},
+  author={Shen, Yantao and Xiong, Yuanjun and Xia, Wei and Soatto, Stefano},
+  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern
+    Recognition (CVPR)},
+  pages={6368--6377},
+  year={2020}
+}"""
+    code = "https://github.com/YantaoShen/openBCT"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule.",
+        "openBCT is the first author's re-implementation; no code was released with the paper.",
+        "Rows of classes the old classifier lacks are class means of the old model's "
+        "L2-normalised features (openBCT's pseudo-classifier).",
+        "With a cosine base loss the influence loss goes through a cosine old classifier without "
+        "margin.",
+    )
     version = "2"
     defaults = {"weight": 1.0, "synthesis": "normalized-mean"}
     choices = {"synthesis": ("normalized-mean", "mean")}

@@ -100,6 +100,23 @@ class BT2(bench.Method):
     name = "bt2"
     summary = "Orthogonal basis transformations + extra dims; old model and independent target."
     paper = "Zhou et al., BT^2: Backward-compatible Training with Basis Transformation, ICCV 2023"
+    bibtex = """@inproceedings{zhou2023bt2,
+  title={{BT}$^2$: Backward-compatible Training with Basis Transformation},
+  author={Zhou, Yifei and Li, Zilu and Shrivastava, Abhinav and Zhao, Hengshuang and
+    Torralba, Antonio and Tian, Taipeng and Lim, Ser-Nam},
+  booktitle={Proceedings of the IEEE/CVF International Conference on Computer Vision
+    (ICCV)},
+  year={2023}
+}"""
+    code = "https://github.com/YifeiZhou02/BT-2"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule.",
+        "The independent target model is the `independent` method's model of the same step and "
+        "seed, shared through the store.",
+        "Targets are computed on the augmented batch (the reference caches them per image); no "
+        "label smoothing.",
+    )
     version = "1"
     defaults = {"independent_weight": 1.0, "pseudo_classifier_weight": 10.0,
                 "old_weight": 5.0, "scale": 2.0, "extra_dims": 32}

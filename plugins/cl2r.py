@@ -46,6 +46,24 @@ class CL2R(SimplexMethod):
     name = "cl2r"
     summary = "Fixed d-Simplex classifier + feature distillation on replayed old-class images."
     paper = "Biondi et al., CL2R: Compatible Lifelong Learning Representations, ACM TOMM 2023"
+    bibtex = """@article{biondi2023cl2r,
+  title={{CL2R}: Compatible Lifelong Learning Representations},
+  author={Biondi, Niccol{\\`o} and Pernici, Federico and Bruni, Matteo and Mugnai, Daniele
+    and Del Bimbo, Alberto},
+  journal={ACM Transactions on Multimedia Computing, Communications and Applications},
+  volume={18},
+  number={2s},
+  pages={1--22},
+  year={2023}
+}"""
+    code = "https://github.com/NiccoBiondi/CompatibleLifelongRepresentation"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule.",
+        "Distils on every old-class image of a batch (replay memory or cumulative data) instead "
+        "of half-memory batches.",
+        "The replay memory is the scenario's, not 20 exemplars per class.",
+    )
     version = "2"
     defaults = {"distillation_base": 5.0}
 
@@ -66,9 +84,7 @@ class CL2R(SimplexMethod):
             return {"base": F.cross_entropy(out.logits, batch.y),
                     "distillation": lam * replay_distillation(new, target, replayed)}
 
-        model = step.fit(model, loss_fn)
-        self.log_stationarity(step, model)
-        return model
+        return self.fit_on_simplex(step, model, loss_fn)
 
 
 @bench.hookimpl

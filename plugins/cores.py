@@ -32,6 +32,23 @@ class CoReS(SimplexMethod):
     name = "cores"
     summary = "Fixed d-Simplex classifier shared by every step; no pairwise loss."
     paper = "Biondi et al., CoReS: Compatible Representations via Stationarity, TPAMI 2023"
+    bibtex = """@article{biondi2023cores,
+  title={{CoReS}: Compatible Representations via Stationarity},
+  author={Biondi, Niccol{\\`o} and Pernici, Federico and Bruni, Matteo and Del Bimbo,
+    Alberto},
+  journal={IEEE Transactions on Pattern Analysis and Machine Intelligence},
+  volume={45},
+  number={8},
+  pages={9567--9582},
+  year={2023}
+}"""
+    code = "https://github.com/NiccoBiondi/cores-compatibility"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule. The paper retrains each step for 100 epochs.",
+        "The feature dimension is K - 1 with K = the scenario's planned classes, whatever "
+        "`embedding_dim` says.",
+    )
     version = "2"
 
     def train(self, step: bench.Step) -> bench.Model:

@@ -68,6 +68,21 @@ class CVS(bench.Method):
     summary = "Triplet coherence with the previous model plus previous class-centre pull."
     paper = ("Wan et al., Continual Learning for Visual Search with Backward Consistent "
              "Feature Embedding, CVPR 2022")
+    bibtex = """@inproceedings{wan2022cvs,
+  title={Continual Learning for Visual Search with Backward Consistent Feature Embedding},
+  author={Wan, Timmy S. T. and Chen, Jun-Cheng and Wu, Tzer-Yi and Chen, Chu-Song},
+  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern
+    Recognition (CVPR)},
+  pages={16702--16711},
+  year={2022}
+}"""
+    code = "https://github.com/ivclab/CVS"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule. CVS's own is 256 epochs at batch 16.",
+        "Previous class centres are computed with the previous model on the current step's "
+        "images, not read from the stored gallery.",
+    )
     version = "1"
     defaults = {"alpha": 10.0, "beta": 1.0, "temperature": 0.05, "margin": 0.1}
 

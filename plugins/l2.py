@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 import bench
+from bench.nn import shared_prefix
 
 
 class L2Regression(bench.Method):
@@ -24,6 +25,21 @@ class L2Regression(bench.Method):
     name = "l2"
     summary = "Regress new features onto the previous model's features of the same images."
     paper = "Shen et al., CVPR 2020 (L2 baseline)"
+    bibtex = """@inproceedings{shen2020bct,
+  title={Towards Backward-Compatible Representation Learning},
+  author={Shen, Yantao and Xiong, Yuanjun and Xia, Wei and Soatto, Stefano},
+  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern
+    Recognition (CVPR)},
+  pages={6368--6377},
+  year={2020}
+}"""
+    code = "https://github.com/YantaoShen/openBCT"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule.",
+        "Features of different sizes are compared on the dimensions they share, after L2 "
+        "normalisation.",
+    )
     version = "1"
     defaults = {"weight": 1.0}
 
@@ -38,9 +54,8 @@ class L2Regression(bench.Method):
             if old is not None:
                 with torch.no_grad():
                     target = old(batch.x).features
-                d = min(target.shape[1], out.features.shape[1])
-                new = torch.nn.functional.normalize(out.features[:, :d], dim=1)
-                target = torch.nn.functional.normalize(target[:, :d], dim=1)
+                new, target = (torch.nn.functional.normalize(f, dim=1)
+                               for f in shared_prefix(out.features, target))
                 distance = (new - target).pow(2).sum(1).mean()
                 terms["l2"] = weight * distance
             return terms

@@ -59,6 +59,20 @@ class LCE(bench.Method):
     name = "lce"
     summary = "Align new classifier to old class centres; keep features inside old boundaries."
     paper = "Meng et al., Learning Compatible Embeddings, ICCV 2021"
+    bibtex = """@inproceedings{meng2021lce,
+  title={Learning Compatible Embeddings},
+  author={Meng, Qiang and Zhang, Chixiang and Xu, Xiaoqiang and Zhou, Feng},
+  booktitle={Proceedings of the IEEE/CVF International Conference on Computer Vision
+    (ICCV)},
+  year={2021}
+}"""
+    code = "https://github.com/IrvingMeng/LCE"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule. LCE's own is Adam for 60 epochs.",
+        "Always uses its ArcFace classifier, whatever base loss the scenario names.",
+        "The optional transformation modules of the public code are not implemented.",
+    )
     version = "1"
     defaults = {"alignment_weight": 100.0, "boundary_weight": 1.0, "scale": 16.0,
                 "margin": 0.1}

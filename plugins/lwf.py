@@ -38,6 +38,20 @@ class LwF(bench.Method):
     name = "lwf"
     summary = "Distil the old classifier's soft predictions through the new features."
     paper = "Li & Hoiem, Learning without Forgetting, ECCV 2016"
+    bibtex = """@inproceedings{li2016lwf,
+  title={Learning without Forgetting},
+  author={Li, Zhizhong and Hoiem, Derek},
+  booktitle={European Conference on Computer Vision (ECCV)},
+  pages={614--629},
+  year={2016}
+}"""
+    code = "https://github.com/lizhitwo/LearningWithoutForgetting"
+    deviations = (
+        "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
+        "cosine), not the paper's own schedule.",
+        "The old classifier stays frozen as the interface to the old space; classic LwF "
+        "fine-tunes a copy of it.",
+    )
     version = "1"
     defaults = {"weight": 1.0, "temperature": 2.0}
 

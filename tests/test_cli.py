@@ -18,3 +18,15 @@ def test_help_and_version_import_neither_torch_nor_plugins(args):
     assert "bench" in imported
     assert not imported & {"torch", "torchvision", "pandas", "numpy", "faiss", "plugins"}, (
         sorted(imported & {"torch", "torchvision", "pandas", "numpy", "faiss", "plugins"}))
+
+
+def test_show_method_prints_the_card(capsys):
+    from bench.cli import main
+
+    assert main(["show", "method", "bct"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# bct (version ")
+    assert "https://github.com/YantaoShen/openBCT" in out and "@inproceedings{" in out
+    assert "## Deviations from the paper" in out and "| `weight`" in out
+    assert main(["show", "method", "bcct"]) == 2
+    assert "did you mean 'bct'" in capsys.readouterr().err

@@ -28,6 +28,15 @@ def test_a_digest_follows_the_code_not_its_comments_or_docstrings():
     assert code_digest(code) != code_digest(code.replace("2 * x", "3 * x"))
 
 
+def test_a_methods_card_fields_are_not_its_code():
+    code = 'class M:\n    summary = "One."\n    code = "https://a"\n    k = 1\n'
+    card = ("summary", "code")
+    assert code_digest(code, card) == code_digest(
+        code.replace("One.", "Two.").replace("https://a", "https://b"), card)
+    assert code_digest(code, card) != code_digest(code.replace("k = 1", "k = 2"), card)
+    assert code_digest(code) != code_digest(code.replace("One.", "Two."))
+
+
 def test_the_fingerprints_name_distinct_code(plugins):
     bct, l2 = plugins.methods.get("bct"), plugins.methods.get("l2")
     assert method_fingerprint(bct) != method_fingerprint(l2)
@@ -99,6 +108,7 @@ def test_editing_a_methods_code_retrains_it_without_a_version_bump(tmp_path, ins
     before = json.loads(result.read_text())
 
     edit(plugin.source, "import bench", "# an edited comment\nimport bench")
+    edit(plugin.source, 'summary = "', 'summary = "Edited. ')  # the card, not the code
     assert "up to date" in bench_run(plugin.method, out, plugin.pythonpath)
 
     edit(plugin.source, *plugin.code_edit)

@@ -70,6 +70,14 @@ class WrongDim(Plain):
         return model
 
 
+class Uncited(Plain):
+    paper = "Someone et al., A Method, 2030"  # and no BibTeX entry
+
+
+class BadLink(Plain):
+    code = "not a url"
+
+
 class Raises(Plain):
     def train(self, step):
         raise RuntimeError("boom in train")
@@ -82,7 +90,8 @@ def outcomes(method):
 def test_a_conforming_method_passes_every_check():
     checks = check_method(Plain)
     assert [c.name for c in checks] == ["trains", "feature-dim", "deterministic",
-                                        "no-evaluation-data", "budget", "previous-unchanged"]
+                                        "no-evaluation-data", "budget", "previous-unchanged",
+                                        "card"]
 
 
 @pytest.mark.parametrize(("method", "check"), [
@@ -92,6 +101,8 @@ def test_a_conforming_method_passes_every_check():
     (TrainsTwice, "budget"),
     (OwnLoop, "budget"),
     (WrongDim, "feature-dim"),
+    (Uncited, "card"),
+    (BadLink, "card"),
 ])
 def test_each_violation_fails_its_check_and_only_it(method, check):
     result = outcomes(method)

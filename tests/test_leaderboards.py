@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import bench
+from bench.cards import board_cards
 from bench.cli import main
 from bench.leaderboard import (
     kendall_tau,
@@ -100,7 +101,8 @@ def test_result_files_are_validated_and_older_versions_load(results_dir, tmp_pat
 def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, capsys):
     assert main(["leaderboard", str(results_dir), "--publish", str(tmp_path / "a")]) == 0
     assert "Published 1 boards" in capsys.readouterr().out
-    publish(collect_boards([results_dir]), tmp_path / "b", docs_link(tmp_path / "b"))
+    boards = collect_boards([results_dir])
+    publish(boards, tmp_path / "b", docs_link(tmp_path / "b"), board_cards(load_plugins(), boards))
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*")
                    if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*")
@@ -171,7 +173,8 @@ def test_verify_judges_another_machines_numbers_against_the_seed_spread(tmp_path
 
 
 def test_committed_boards_are_rendered_from_the_committed_results(tmp_path):
-    publish(collect_boards([COMMITTED / "results"]), tmp_path, docs_link(COMMITTED))
+    boards = collect_boards([COMMITTED / "results"])
+    publish(boards, tmp_path, docs_link(COMMITTED), board_cards(load_plugins(), boards))
     committed = {p.relative_to(COMMITTED) for p in COMMITTED.rglob("*")
                  if p.is_file() and "results" not in p.relative_to(COMMITTED).parts}
     rendered = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
@@ -195,13 +198,16 @@ def test_kendall_tau_counts_concordant_pairs_with_ties():
 def test_boards_rank_under_every_protocol_with_their_agreement(results_dir, tmp_path):
     board = collect_boards([results_dir])[0]
     ranks = protocol_ranks(board.spec, board.results)
-    assert list(ranks.columns) == ["method", "leave-one-out", "seen-classes"]
+    # tiny is class-incremental: the growing gallery scores it too
+    assert list(ranks.columns) == ["method", "leave-one-out", "seen-classes", "growing-gallery"]
     for protocol, keys in protocol_rankings(board.spec).items():  # each column its own order
         own = rank(board.spec, board.results, keys).set_index("method")["rank"]
         assert ranks.set_index("method")[protocol].equals(own.loc[ranks["method"]])
     ranked = ranks.dropna()
-    (first, second, tau), = protocol_agreement(ranks)
+    (first, second, tau), *others = protocol_agreement(ranks)
     assert (first, second) == ("leave-one-out", "seen-classes")
+    assert [pair for *pair, _ in others] == [["leave-one-out", "growing-gallery"],
+                                            ["seen-classes", "growing-gallery"]]
     assert tau == pytest.approx(kendall_tau(list(ranked["leave-one-out"]),
                                             list(ranked["seen-classes"])))
     publish([board], tmp_path)

@@ -160,3 +160,20 @@ def test_new_method_refuses_bad_names_taken_names_and_existing_folders(tmp_path,
         tmp_path / "bench-fresh-idea" / "bench_fresh_idea" / "method.py").read_text()
     assert main(["new-method", "fresh-idea", "--directory", str(tmp_path)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("bibtex", "Shen et al. 2020", "bibtex must be one BibTeX entry"),
+    ("code", "github.com/x/y", "code must be the https:// URL"),
+    ("deviations", ["a list"], "deviations must be a tuple of non-empty strings"),
+    ("deviations", ("",), "deviations must be a tuple of non-empty strings"),
+])
+def test_a_malformed_method_card_is_refused_with_what_to_write(plugins, field, value, message):
+    from bench.method import validate_method_class
+
+    good = type("Carded", (plugins.methods.get("l2"),), {
+        "name": "carded", "bibtex": "@inproceedings{key2020,\n  title={T},\n}",
+        "code": "https://github.com/x/y", "deviations": ("One difference.",)})
+    validate_method_class(good)
+    with pytest.raises(PluginError, match=message):
+        validate_method_class(type("Bad", (good,), {field: value}))

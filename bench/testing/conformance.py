@@ -11,7 +11,9 @@ CPU) through the harness's own step builder and checks that
 - **budget**: training went through `step.fit` (or the model is another method's, from
   `step.companion`), with at most the budget's optimiser steps (a companion's own training
   is charged to its own unit);
-- **previous-unchanged**: a step leaves the earlier models bit-identical and frozen.
+- **previous-unchanged**: a step leaves the earlier models bit-identical and frozen;
+- **card**: the method card's fields are well formed (bench.method.CARD_FIELDS), and a
+  method that cites a paper gives its BibTeX entry.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from bench.data import ImageDataset, TrainData
-from bench.method import Method
+from bench.errors import PluginError
+from bench.method import Method, validate_method_class
 from bench.models import Model
 from bench.plugins import load_plugins
 from bench.resolve import load_dataset, resolve_scenario
@@ -99,7 +102,19 @@ def conformance_checks(method: type[Method], overrides: Mapping[str, Any] | None
         _no_evaluation_data(first, dataset),
         _budget(first),
         Check("previous-unchanged", not first.tampering, "; ".join(first.tampering)),
+        _card(method),
     ]
+
+
+def _card(method: type[Method]) -> Check:
+    try:
+        validate_method_class(method)
+    except PluginError as e:
+        return Check("card", False, str(e))
+    if method.paper and not method.bibtex:
+        return Check("card", False, f"{method.name} cites {method.paper!r} but declares no "
+                                    f"`bibtex` entry for it")
+    return Check("card", True, "well formed")
 
 
 def train_tiny(method: Method | type[Method], overrides: Mapping[str, Any] | None = None, *,

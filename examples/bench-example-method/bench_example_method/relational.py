@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 import bench
+from bench.nn import shared_prefix
 
 
 def relation_gap(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
@@ -30,6 +31,15 @@ class Relational(bench.Method):
     name = "example-relational"
     summary = "Distil the old model's features (anchor) and their batch relations (RKD)."
     paper = "Park et al., Relational Knowledge Distillation, CVPR 2019 (relation term)"
+    bibtex = """@inproceedings{park2019rkd,
+  title={Relational Knowledge Distillation},
+  author={Park, Wonpyo and Kim, Dongju and Lu, Yan and Cho, Minsu},
+  booktitle={CVPR},
+  year={2019}
+}"""
+    code = "https://github.com/lenscloth/RKD"
+    deviations = ("Cosine similarities in place of normalised Euclidean distances.",
+                  "An anchor term (α) added: relations alone do not make features compatible.")
     version = "1"
     defaults = {"anchor": 1.0, "relations": 1.0}
     presets = {"paper": {"relations": 25.0}}  # RKD's distance-wise weight
@@ -46,8 +56,7 @@ class Relational(bench.Method):
                 return loss
             with torch.no_grad():
                 target = old(batch.x).features
-            d = min(target.shape[1], out.features.shape[1])
-            new, target = out.features[:, :d], target[:, :d]
+            new, target = shared_prefix(out.features, target)
             anchor = (1 - F.cosine_similarity(new, target)).mean()
             relations = relation_gap(new, target)
             step.log(anchor=anchor.item(), relations=relations.item())  # last batch's terms
