@@ -14,8 +14,8 @@ from tabulate import tabulate
 from bench.method import Method
 
 if TYPE_CHECKING:
+    from bench.boards import Board
     from bench.plugins import Plugins
-    from bench.publish import Board
 
 
 def parameter_table(cls: type[Method]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from bench.anchors import anchor_table, anchor_units
+from bench.boards import Board, collect_boards
 from bench.cards import board_cards, registered_card
 from bench.cli import parse_overrides
 from bench.errors import BenchError, DataNotFoundError
@@ -17,7 +18,7 @@ from bench.leaderboard import render_ranking
 from bench.orchestration import RunConfig, run
 from bench.plots import backfilling_figure
 from bench.plugins import Plugins
-from bench.publish import Board, board_markdown, collect_boards, docs_link, publish
+from bench.publish import board_markdown, docs_link, publish
 from bench.reproduction import report as reproduction_report
 from bench.resolve import load_dataset, resolve_scenario
 from bench.results import RunResult
@@ -37,6 +38,7 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
                        out_dir=args.out, data_root=args.data_root,
                        download=not args.no_download, device=args.device,
                        dataset=args.dataset, overwrite=args.overwrite, jobs=args.jobs,
+                       loggers=args.log,
                        backend=args.backend, address=args.address)
     spec, results = run(config, plugins, log=lambda msg: tqdm.write(msg, file=sys.stderr))
     return report(spec, results, args.out / spec.name, f"preset {args.preset}")

@@ -134,21 +134,30 @@ def _cell(row: pd.Series, column: str) -> str:
     return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
 
 
-def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github") -> str:
-    """The ranked table as text (GitHub Markdown by default)."""
+PHASE_COLUMNS = [("train_time_s", "train s"), ("embed_time_s", "embed s"),
+                 ("eval_time_s", "eval s")]
+
+
+def ranking_columns(spec: ScenarioSpec, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(key, label) of each column of the ranked table between method and status: the
+    scenario kind's metrics (with the growing gallery's where scored), seeds, phase times."""
     columns = COLUMNS[spec.kind]
     if spec.protocol == "growing-gallery":
         columns = GROWING_COLUMNS + columns
     elif spec.grows_gallery and "growing_top1" in table:
         columns = columns + GROWING_COLUMNS
-    headers = (["rank", "method"] + [label for _, label in columns]
-               + ["seeds", "train s", "embed s", "eval s", "status"])
+    return [*columns, ("seeds", "seeds"), *PHASE_COLUMNS]
+
+
+def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github") -> str:
+    """The ranked table as text (GitHub Markdown by default)."""
+    columns = ranking_columns(spec, table)
+    headers = ["rank", "method", *(label for _, label in columns), "status"]
     body = []
     for _, row in table.iterrows():
         body.append([row["rank"] if pd.notna(row["rank"]) else "—", row["method"]]
-                    + [_cell(row, key) for key, _ in columns]
-                    + [row["seeds"]] + [_cell(row, f"{phase}_time_s").split(" ")[0]
-                                        for phase in ("train", "embed", "eval")]
+                    + [str(row["seeds"]) if key == "seeds" else _cell(row, key).split(" ")[0]
+                       if key.endswith("_time_s") else _cell(row, key) for key, _ in columns]
                     + [row["status"]])
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 

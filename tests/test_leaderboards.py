@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import bench
+from bench.boards import collect_boards
 from bench.cards import board_cards
 from bench.cli import main
 from bench.leaderboard import (
@@ -21,7 +22,7 @@ from bench.leaderboard import (
 )
 from bench.orchestration import RunConfig, run
 from bench.plugins import load_plugins
-from bench.publish import collect_boards, docs_link, publish
+from bench.publish import docs_link, publish
 from bench.results import ResultError, load_result
 from tests.conftest import TINY
 

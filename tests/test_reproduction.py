@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 
+from bench.boards import collect_boards
 from bench.cli import main
 from bench.leaderboard import protocol_rankings
 from bench.orchestration import RunConfig, run
 from bench.plugins import load_plugins
-from bench.publish import collect_boards
 from bench.reproduction import CLAIMS, Claim, judge, report
 from tests.conftest import TINY
 

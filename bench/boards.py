@@ -1,0 +1,131 @@
+"""Boards: the results of one (scenario, dataset), grouped from result files, with what is
+derived from them (rankings under every protocol, provenance) for every way of showing them
+(bench.publish writes files, bench.page the HTML page, `bench run` and `bench show` print)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.leaderboard import protocol_ranks, rank
+from bench.results import RunResult, load_result
+from bench.scenarios import ScenarioSpec, scenario_from_dict
+
+RANKING_LABELS = {"AC": "AC", "AM": "AM", "ECC": "ECC pass", "cross_top1": "new/old top-1",
+                  "update_gain": "update gain", "growing_top1": "growing top-1"}
+
+
+@dataclass
+class Board:
+    """The results of one (scenario, dataset) and what is derived from them."""
+
+    spec: ScenarioSpec
+    results: list[RunResult]
+
+    @property
+    def slug(self) -> str:
+        return f"{self.spec.name}-{self.spec.dataset}"
+
+    @property
+    def has_curves(self) -> bool:
+        """Whether the results hold per-epoch training curves (results since they exist)."""
+        return any(step.get("curves") for r in self.results for step in r.steps)
+
+    @property
+    def has_diagnostics(self) -> bool:
+        """Whether the results hold feature-geometry diagnostics (schema 5 on)."""
+        return any(r.diagnostics for r in self.results)
+
+    @cached_property
+    def protocol_ranks(self) -> pd.DataFrame:
+        """Each method's rank under each protocol that scores the scenario."""
+        return protocol_ranks(self.spec, self.results)
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        return rank(self.spec, self.results)
+
+    @property
+    def methods(self) -> list[str]:
+        return sorted({r.method for r in self.results if r.status == "ok"})
+
+
+def result_files(paths: Iterable[Path]) -> list[Path]:
+    """Result files (`seed-N.json`) given directly or found under the given folders."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            files += sorted(path.rglob("seed-*.json"))
+        else:
+            raise BenchError(f"{path}: no such file or folder of results")
+    if not files:
+        raise BenchError(f"no result files (METHOD/seed-N.json) under "
+                         f"{', '.join(map(str, paths))}; pass a results folder such as "
+                         f"results/multistep")
+    return files
+
+
+def collect_boards(paths: Iterable[Path]) -> list[Board]:
+    """Group validated results by (scenario, dataset); a later file of the same unit
+    (scenario, dataset, method, seed) replaces an earlier one."""
+    units: dict[tuple[str, str, str, int], RunResult] = {}
+    specs: dict[tuple[str, str], ScenarioSpec] = {}
+    for path in result_files(paths):
+        result = load_result(path)
+        spec = scenario_from_dict(result.scenario_spec, source=str(path))
+        specs.setdefault((spec.name, spec.dataset), spec)
+        units[(spec.name, spec.dataset, result.method, result.seed)] = result
+    boards = []
+    for key, spec in sorted(specs.items()):
+        results = [r for k, r in sorted(units.items()) if k[:2] == key]
+        boards.append(Board(spec, results))
+    return boards
+
+
+def provenance_lines(board: Board) -> list[str]:
+    """Where the numbers come from, and the command that reproduces them."""
+    def values(key: str) -> str:
+        found = sorted({str(r.provenance.get(key)) for r in board.results
+                        if r.provenance.get(key) is not None})
+        return ", ".join(found) or "unknown"
+
+    presets = sorted({r.preset for r in board.results})
+    seeds = sorted({r.seed for r in board.results})
+    dates = sorted(r.provenance["date"] for r in board.results if r.provenance.get("date"))
+    command = ["bench", "run", "--scenario", board.spec.name, "--preset", ",".join(presets)]
+    if seeds == list(range(len(seeds))):
+        command += ["--seeds", str(len(seeds))] if len(seeds) > 1 else []
+    else:
+        command += [arg for s in seeds for arg in ("--seed", str(s))]
+    for r in board.results:
+        command += [arg for k, v in sorted(r.overrides.items())
+                    for arg in ("--set", f"{r.method}.{k}={v}") if arg not in command]
+    return [
+        f"- compat-bench {values('compat_bench')}, commit {values('git_commit')}",
+        f"- dataset {board.spec.dataset}, preset {', '.join(presets)}, seeds "
+        f"{', '.join(map(str, seeds))}",
+        f"- hardware: {values('platform')}; device {values('device')}, {values('cpu_count')} "
+        f"CPUs, {values('torch_threads')} torch threads; torch {values('torch')}, "
+        f"faiss {values('faiss')}",
+        f"- run {dates[0][:10] if dates else 'at an unknown date'}"
+        + (f" to {dates[-1][:10]}" if dates and dates[-1][:10] != dates[0][:10] else ""),
+        f"- reproduce: `{shlex.join(command)}` (then `bench leaderboard results/`)",
+    ]
+
+
+def seeds_phrase(board: Board) -> str:
+    """How the table aggregates: "mean ± std over 3 seeds", or one seed's values."""
+    counts = {sum(r.method == m and r.status == "ok" for r in board.results)
+              for m in board.methods} or {0}
+    if max(counts) <= 1:
+        return "one seed (no spread)"
+    span = str(max(counts)) if len(counts) == 1 else f"{min(counts)}–{max(counts)}"
+    return f"mean ± std over {span} seeds"
