@@ -11,6 +11,7 @@ from bench.data.cifar import load_cifar10, load_cifar100
 from bench.data.fashion_mnist import load_fashion_mnist, load_mnist
 from bench.data.folder import load_image_folder
 from bench.data.synthetic import load_synthetic
+from bench.loggers import CsvLogger, TensorBoardLogger
 from bench.scenarios import catalog_files
 
 hookimpl = pluggy.HookimplMarker("bench")
@@ -30,3 +31,9 @@ def bench_register_datasets(register: Callable[..., None]) -> None:
 def bench_register_scenarios(register: Callable[[Path], None]) -> None:
     for path in catalog_files():
         register(path)
+
+
+@hookimpl
+def bench_register_loggers(register: Callable[..., None]) -> None:
+    register("csv", CsvLogger)
+    register("tensorboard", TensorBoardLogger)

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only-missing (default): run units without an up-to-date result and "
                         "reuse stored steps; always: retrain everything; never: keep every "
                         "existing result file")
+    p.add_argument("--log", action="append", default=[], metavar="NAME",
+                   help="also send each epoch's losses and learning rate and the metrics to "
+                        "a logger: csv or tensorboard (or one a plugin registers); "
+                        "repeatable; logs go to OUT/logs/")
     p.add_argument("--jobs", type=int, default=1,
                    help="units (method × seed) to run at once on this machine (loky workers)")
     p.add_argument("--backend", default="loky", choices=BACKENDS,

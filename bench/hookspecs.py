@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from bench.data import ImageDataset
+    from bench.loggers import LoggerFactory
     from bench.method import Method
     from bench.scenarios import ScenarioSpec
 
@@ -46,3 +47,11 @@ def bench_register_datasets(register: Callable[[str, DatasetLoader], None]) -> N
     returns a `bench.data.ImageDataset`, with `root` the user's ``--data-root`` (or None),
     `download` whether fetching from the network is allowed, and `options` the scenario's
     ``dataset_options``."""
+
+
+@hookspec
+def bench_register_loggers(register: Callable[[str, LoggerFactory], None]) -> None:
+    """Register loggers for ``bench run --log NAME``: call ``register(name, factory)``;
+    ``factory(unit)`` gets a `bench.loggers.UnitInfo` (scenario, method, seed and the folder
+    for its logs) and returns an object with ``log_epoch(step, record)``,
+    ``log_metrics(metrics)`` and ``close()`` (`bench.loggers.RunLogger`)."""

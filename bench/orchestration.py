@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from bench.data import ImageDataset
 from bench.errors import BenchError
 from bench.execution import run_parallel, worker_threads
+from bench.loggers import UnitInfo, UnitLoggers
 from bench.options import BACKENDS, OVERWRITE
 from bench.plugins import Plugins, load_plugins
 from bench.resolve import (
@@ -52,9 +53,11 @@ class RunConfig:
     jobs: int = 1
     backend: str = "loky"
     address: str | None = None
+    loggers: Sequence[str] = ()  # registered logger names (--log), e.g. ("csv",)
 
 
 STORE_DIR = "store"  # the artifact store's folder inside the output directory
+LOGS_DIR = "logs"  # the loggers' folder inside the output directory (--log)
 
 
 def run(config: RunConfig, plugins: Plugins | None = None,
@@ -85,6 +88,8 @@ def run(config: RunConfig, plugins: Plugins | None = None,
         spec = swap_dataset(spec, config.dataset)
     names = list(config.methods) or plugins.methods.names()
     classes = {name: plugins.methods.get(name) for name in names}
+    for name in config.loggers:  # an unknown --log name fails before anything runs
+        plugins.loggers.get(name)
     for name in config.overrides:
         if name not in classes:
             raise BenchError(f"--set {name}.…: method {name!r} is not part of this run "
@@ -110,7 +115,7 @@ def run(config: RunConfig, plugins: Plugins | None = None,
                           out_dir=Path(config.out_dir), data_root=config.data_root,
                           download=config.download, reuse=config.overwrite != "always",
                           threads=worker_threads(config.jobs, config.backend) if parallel
-                          else None)
+                          else None, loggers=tuple(config.loggers))
             previous = existing_result(job, config.overwrite, log)
             if previous:
                 done[seed, name] = previous
@@ -173,6 +178,7 @@ class UnitJob:
     download: bool
     reuse: bool
     threads: int | None
+    loggers: tuple[str, ...] = ()
 
     @property
     def result_path(self) -> Path:
@@ -210,6 +216,9 @@ def run_job(job: UnitJob, plugins: Plugins | None = None,
                     job.spec, plugins, job.data_root, job.download, dataset))
             datasets = _DATASETS[where]
         method = plugins.methods.get(job.method)
+        unit = UnitInfo(job.spec.name, job.method, job.seed,
+                        job.out_dir / LOGS_DIR / job.spec.name / job.method / f"seed-{job.seed}")
+        loggers = UnitLoggers([plugins.loggers.get(name)(unit) for name in job.loggers])
     except Exception as e:  # noqa: BLE001 - recorded in the result, the other units go on
         result = RunResult(scenario=job.spec.name, method=job.method, seed=job.seed,
                            preset=job.preset, status="failed", params=dict(job.params),
@@ -219,9 +228,13 @@ def run_job(job: UnitJob, plugins: Plugins | None = None,
         log(f"[{job.spec.name}] {job.method} seed {job.seed}: {job.spec.num_steps} steps "
             f"on {job.device}")
         store = ArtifactStore(job.out_dir / STORE_DIR, reuse=job.reuse)
-        result = run_unit(job.spec, datasets[0], method, job.params, job.seed, job.preset,
-                          torch.device(job.device), plugins.distribution_of_method(job.method),
-                          log, datasets[1], store)
+        try:
+            result = run_unit(job.spec, datasets[0], method, job.params, job.seed, job.preset,
+                              torch.device(job.device),
+                              plugins.distribution_of_method(job.method), log, datasets[1],
+                              store, loggers)
+        finally:
+            loggers.close()
     result.unit_key = job.key
     result.overrides = dict(job.overrides)
     result.save(job.result_path)

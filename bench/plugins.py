@@ -21,7 +21,8 @@ from bench.scenarios import ScenarioSpec, load_scenario_file
 from bench.versions import distribution_version
 
 GROUP = "bench"
-_HOOKS = ("bench_register_datasets", "bench_register_scenarios", "bench_register_methods")
+_HOOKS = ("bench_register_datasets", "bench_register_scenarios", "bench_register_methods",
+          "bench_register_loggers")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Plugins:
     scenarios: Registry[ScenarioSpec]
     datasets: Registry[Callable[..., Any]]
     info: dict[str, PluginInfo]
+    loggers: Registry[Callable[..., Any]] = field(default_factory=lambda: Registry("logger"))
 
     @property
     def errors(self) -> list[str]:
@@ -127,6 +129,12 @@ def _call(impl: Any, hook: str, plugins: Plugins) -> None:
         plugins.scenarios.add(spec.name, spec, plugin.name)
         plugin.registered.append(f"scenario:{spec.name}")
 
+    def register_logger(name: str, factory: Callable[..., Any]) -> None:
+        if not callable(factory):
+            raise PluginError(f"logger {name!r}: the factory must be callable")
+        plugins.loggers.add(name, factory, plugin.name)
+        plugin.registered.append(f"logger:{name}")
+
     def register_dataset(name: str, loader: Callable[..., Any]) -> None:
         if not callable(loader):
             raise PluginError(f"dataset {name!r}: the loader must be callable")
@@ -136,7 +144,8 @@ def _call(impl: Any, hook: str, plugins: Plugins) -> None:
     registers: dict[str, Callable[..., None]] = {
         "bench_register_methods": register_method,
         "bench_register_scenarios": register_scenario,
-        "bench_register_datasets": register_dataset}
+        "bench_register_datasets": register_dataset,
+        "bench_register_loggers": register_logger}
     register = registers[hook]
 
     def guarded(*args: Any) -> None:

@@ -18,6 +18,7 @@ from bench.evaluation import Memo, compute_now
 from bench.evaluation.embedding import embed_evaluation_set
 from bench.evaluation.protocols import PROTOCOLS, ScoringInputs, evaluation_set, score_unit
 from bench.fingerprint import code_fingerprints, harness_fingerprint
+from bench.loggers import UnitLoggers
 from bench.method import Method
 from bench.results import RunResult, phase_times, provenance
 from bench.scenarios import ScenarioSpec, plan_classes
@@ -40,10 +41,12 @@ def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method]
              params: Mapping[str, Any], seed: int, preset: str, device: torch.device,
              plugin_dist: str | None = None, log: Any = print,
              evaluation: ImageDataset | None = None,
-             store: ArtifactStore | None = None) -> RunResult:
+             store: ArtifactStore | None = None,
+             loggers: UnitLoggers | None = None) -> RunResult:
     """Train and evaluate one (method, seed) unit; failures become a failed RunResult.
     `evaluation` is the dataset the scenario retrieves on when it is not the training one;
-    `store`, where trained steps, features and per-cell metrics are reused from and saved to.
+    `store`, where trained steps, features and per-cell metrics are reused from and saved to;
+    `loggers` receive each step's epochs and the metrics (bench.loggers).
     A unit that fails keeps the record of every step it finished training."""
     result = RunResult(scenario=spec.name, method=method_cls.name, seed=seed, preset=preset,
                        status="ok", method_version=method_cls.version, params=dict(params),
@@ -53,7 +56,7 @@ def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method]
     before = (Counter(store.read), Counter(store.written)) if store else None
     try:
         _train_and_evaluate(spec, dataset, method_cls(params), seed, preset, device, result, log,
-                            evaluation, store)
+                            evaluation, store, loggers or UnitLoggers([]))
     except KeyboardInterrupt:
         raise
     except Exception as e:  # noqa: BLE001 - one failing method must not stop the others
@@ -67,7 +70,8 @@ def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method]
 
 def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Method, seed: int,
                         preset: str, device: torch.device, result: RunResult, log: Any,
-                        evaluation: ImageDataset | None, store: ArtifactStore | None) -> None:
+                        evaluation: ImageDataset | None, store: ArtifactStore | None,
+                        loggers: UnitLoggers) -> None:
     plan = plan_classes(spec, dataset.num_classes, seed)
     result.class_order = list(plan.order)
     unit = f"[{spec.name}] {method.name} seed {seed}"
@@ -82,6 +86,7 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
             "feature_dim": None, "train_time_s": round(done.train_time_s, 3),
             "embed_time_s": None, "logs": done.ledger.logs, "curves": done.ledger.curves,
         })
+        loggers.step(step.index, done.ledger.curves)
         how = "restored from the store" if done.reused else f"trained in {done.train_time_s:.1f}s"
         log(f"{unit} step {step.index}/{spec.num_steps}: {len(step.train)} images, "
             f"{len(step.seen_classes)} classes, {how}")
@@ -105,6 +110,7 @@ def _train_and_evaluate(spec: ScenarioSpec, dataset: ImageDataset, method: Metho
         setattr(result, name, value)
     result.metrics["eval_images"] = len(eval_set)
     result.metrics |= phase_times(result.steps, time.perf_counter() - start)
+    loggers.metrics(result.metrics)
     log(f"{unit}: trained {result.metrics['train_time_s']:.1f}s, embedded "
         f"{result.metrics['embed_time_s']:.1f}s, scored {result.metrics['eval_time_s']:.1f}s ("
         + ", ".join(f"{name} {s:.1f}s" for name, s in protocol_seconds.items()) + ")")

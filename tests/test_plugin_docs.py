@@ -26,8 +26,8 @@ def signature(function) -> str:
 
 
 def test_hooks_are_found():
-    assert HOOKS == ["bench_register_datasets", "bench_register_methods",
-                     "bench_register_scenarios"]
+    assert HOOKS == ["bench_register_datasets", "bench_register_loggers",
+                     "bench_register_methods", "bench_register_scenarios"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
