@@ -53,6 +53,9 @@ def test_installed_plugins_are_discovered_tested_and_ranked(fresh_env):
     plugins = call(python, "-m", "bench", "plugins", cwd=root).stdout
     assert "bench-example-method 0.1.0" in plugins and "method:example-relational" in plugins
     assert "bench-my-method 0.1.0" in plugins and "method:my-method" in plugins
+    card = call(python, "-m", "bench", "show", "method", "example-relational", cwd=root).stdout
+    assert card.startswith("# example-relational (version 1)")
+    assert "(bench-example-method)" in card and "@inproceedings{park2019rkd" in card
     assert "ERROR" not in plugins
 
     for package in (example, root / "bench-my-method"):  # their own tests, as generated
