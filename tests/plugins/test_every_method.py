@@ -68,3 +68,19 @@ def test_method_is_documented_with_its_defaults(name, plugins):
     assert row, f"docs/methods.md has no table row for {name}"
     for key in plugins.methods.get(name).defaults:
         assert f"`{key}`" in row, f"docs/methods.md does not give {name}'s default {key}"
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_method_has_a_card(name, plugins):
+    """`bench show method NAME`: summary, citation with BibTeX and code link for a method
+    from a paper, its parameters and its declared deviations."""
+    from bench.cards import registered_card
+
+    cls = plugins.methods.get(name)
+    card = registered_card(plugins, name)
+    assert card.startswith(f"# {name} (version {cls.version})\n\n{cls.summary}")
+    if cls.paper:
+        assert cls.bibtex.strip() in card and f"- official code: {cls.code}" in card
+        assert cls.code.startswith("https://github.com/") and cls.deviations
+    assert all(f"`{key}`" in card for key in cls.defaults)
+    assert all(f"- {deviation}" in card for deviation in cls.deviations)
