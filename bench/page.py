@@ -31,7 +31,9 @@ from bench.leaderboard import (
 
 LOWER_IS_BETTER = frozenset({"negative_flips", "side_info_bytes", "train_time_s",
                              "embed_time_s", "eval_time_s"})
-NOT_COMPARED = frozenset({"seeds"})
+# Not marked best: the seed count, and the side-information cost only a forward-compatible
+# method pays.
+NOT_COMPARED = frozenset({"seeds", "side_info_bytes"})
 # Student's t quantile t(0.975, df) for df = 1..30 (beyond, the normal 1.96).
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
          2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
@@ -41,7 +43,7 @@ STYLE = """
 body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
-td.text,th.text{text-align:left}
+td.text,th.text,.protocols td:first-child,.protocols th:first-child{text-align:left}
 th{background:#f3f3f3}
 table.sortable th{cursor:pointer;user-select:none}
 th[data-sorted=asc]::after{content:" \\25B2"}
@@ -217,7 +219,8 @@ def board_section(board: Board) -> list[str]:
             f"its 95% confidence interval; click a header to sort).</p>",
             protocol_switch(board, table_id), ranking_table(board, table_id),
             "<h3>Ranking under each protocol</h3>",
-            render_protocols(board.spec, board.protocol_ranks, fmt="html"),
+            f'<div class="protocols">'
+            f"{render_protocols(board.spec, board.protocol_ranks, fmt='html')}</div>",
             f"<ul>{provenance}</ul>",
             "<details><summary>Compatibility matrices (top-1, mean over seeds)</summary>"
             f"{matrices}</details>",

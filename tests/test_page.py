@@ -102,9 +102,10 @@ def test_the_page_sorts_switches_protocol_and_shows_the_cards(results_dir, tmp_p
 def test_the_best_value_follows_the_metrics_direction():
     import pandas as pd
 
-    table = pd.DataFrame({"AC": [0.2, 0.9], "negative_flips": [0.3, 0.1], "seeds": [3, 1]})
-    assert best_values(table, ["AC", "negative_flips", "seeds"]) == {"AC": 0.9,
-                                                                      "negative_flips": 0.1}
+    table = pd.DataFrame({"AC": [0.2, 0.9], "negative_flips": [0.3, 0.1], "seeds": [3, 1],
+                          "side_info_bytes": [None, 128]})
+    columns = ["AC", "negative_flips", "seeds", "side_info_bytes"]
+    assert best_values(table, columns) == {"AC": 0.9, "negative_flips": 0.1}
     low, high = confidence_interval(0.5, 0.1, 3)  # t(0.975, 2) = 4.303
     assert high - 0.5 == pytest.approx(0.5 - low) == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
     assert confidence_interval(0.5, 0.1, 1) is None
