@@ -124,14 +124,22 @@ def rank(spec: ScenarioSpec, results: Sequence[RunResult],
     return table.reset_index(drop=True)
 
 
-def _cell(row: pd.Series, column: str) -> str:
+UNSPREAD = ("seeds", "side_info_bytes")  # shown as whole numbers, without a spread
+
+
+def cell_text(row: pd.Series, column: str) -> str:
+    """How a ranked table shows one value: mean ± std over seeds to 3 decimals, "—" when
+    absent; the seed count and the side-information bytes as whole numbers, and phase
+    seconds without their spread."""
     mean = row.get(column, np.nan)
     if pd.isna(mean):
         return "—"
-    if column == "side_info_bytes":
+    if column in UNSPREAD:
         return f"{mean:.0f}"
     std = row.get(f"{column}_std", np.nan)
-    return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+    if pd.isna(std) or column.endswith("_time_s"):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {std:.3f}"
 
 
 PHASE_COLUMNS = [("train_time_s", "train s"), ("embed_time_s", "embed s"),
@@ -156,8 +164,7 @@ def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github")
     body = []
     for _, row in table.iterrows():
         body.append([row["rank"] if pd.notna(row["rank"]) else "—", row["method"]]
-                    + [str(row["seeds"]) if key == "seeds" else _cell(row, key).split(" ")[0]
-                       if key.endswith("_time_s") else _cell(row, key) for key, _ in columns]
+                    + [cell_text(row, key) for key, _ in columns]
                     + [row["status"]])
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 

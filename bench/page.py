@@ -21,6 +21,8 @@ import pandas as pd
 
 from bench.boards import RANKING_LABELS, Board, provenance_lines, seeds_phrase
 from bench.leaderboard import (
+    UNSPREAD,
+    cell_text,
     mean_matrix,
     protocol_rankings,
     ranking_columns,
@@ -110,13 +112,11 @@ def _cell(row: pd.Series, column: str, best: bool) -> str:
     mean = row.get(column, np.nan)
     if pd.isna(mean):
         return '<td data-value="">—</td>'
-    std = row.get(f"{column}_std", np.nan)
-    digits = 0 if column in ("side_info_bytes", "seeds") else 3
-    text = f"{mean:.{digits}f}" + ("" if pd.isna(std) or column.endswith("_time_s")
-                                   else f" ± {std:.{digits}f}")
-    interval = confidence_interval(mean, std, int(row.get("seeds", 0)))
+    text = cell_text(row, column)
+    interval = confidence_interval(mean, row.get(f"{column}_std", np.nan),
+                                   int(row.get("seeds", 0)))
     title = (f' title="95% CI [{interval[0]:.3f}, {interval[1]:.3f}] over {row["seeds"]} '
-             f'seeds"' if interval and digits else "")
+             f'seeds"' if interval and column not in UNSPREAD else "")
     return (f'<td data-value="{mean!r}"{title}' + (' class="best"' if best else "")
             + f">{html.escape(text)}</td>")
 
