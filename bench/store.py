@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from bench.data.streaming import ImageFiles
 from bench.files import write_atomic
 
 T = TypeVar("T")
@@ -30,10 +31,14 @@ def content_key(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def array_key(*arrays: np.ndarray | torch.Tensor) -> str:
-    """A hash of the arrays' contents, shapes and dtypes (the evaluation set's identity)."""
+def array_key(*arrays: np.ndarray | torch.Tensor | ImageFiles) -> str:
+    """A hash of the arrays' contents, shapes and dtypes (the evaluation set's identity); of
+    image files, their content key (bench.data.streaming: paths, sizes and times)."""
     h = hashlib.sha256()
     for a in arrays:
+        if isinstance(a, ImageFiles):
+            h.update(f"files:{a.content_key()}".encode())
+            continue
         a = a.numpy() if isinstance(a, torch.Tensor) else a
         h.update(f"{a.shape}{a.dtype}".encode())
         h.update(np.ascontiguousarray(a).tobytes())

@@ -1,4 +1,5 @@
-"""The in-memory dataset every loader returns: uint8 image tensors and integer labels."""
+"""The dataset every loader returns: uint8 images (in memory, or files read batch by batch) and
+integer labels."""
 
 from __future__ import annotations
 
@@ -6,19 +7,22 @@ from dataclasses import dataclass
 
 import torch
 
+from bench.data.streaming import ImageFiles
+
 
 @dataclass(frozen=True)
 class ImageDataset:
-    """A dataset held in memory as uint8 tensors of shape (N, C, H, W).
+    """A dataset of uint8 images of shape (N, C, H, W): tensors held in memory, or `ImageFiles`
+    decoded when a batch needs them (large image folders).
 
     `mean` and `std` are per-channel statistics of the training images in [0, 1], used to
     normalise batches on the device.
     """
 
     name: str
-    train_x: torch.Tensor
+    train_x: torch.Tensor | ImageFiles
     train_y: torch.Tensor
-    test_x: torch.Tensor
+    test_x: torch.Tensor | ImageFiles
     test_y: torch.Tensor
     class_names: tuple[str, ...]
     mean: tuple[float, ...]

@@ -1,4 +1,5 @@
-"""Seeded mini-batches from in-memory tensors, moved to the device and augmented there."""
+"""Seeded mini-batches from in-memory tensors or image files, moved to the device and augmented
+there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from dataclasses import dataclass
 import torch
 
 from bench.data.augment import Normalizer, random_crop_flip
+from bench.data.streaming import ImageFiles, concat_images
+
+Images = torch.Tensor | ImageFiles
+"""uint8 (N, C, H, W) images: held in memory, or files decoded batch by batch."""
 
 
 @dataclass(frozen=True)
@@ -25,9 +30,9 @@ class Batch:
 
 @dataclass(frozen=True)
 class TrainData:
-    """Images (uint8, N×C×H×W) and scenario labels a method may train on."""
+    """Images (uint8, N×C×H×W, in memory or files) and scenario labels a method may train on."""
 
-    x: torch.Tensor
+    x: Images
     y: torch.Tensor
 
     def __len__(self) -> int:
@@ -43,7 +48,17 @@ class TrainData:
     @staticmethod
     def merge(parts: list[TrainData]) -> TrainData:
         """The parts one after the other."""
-        return TrainData(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
+        return TrainData(concat_images([p.x for p in parts]), torch.cat([p.y for p in parts]))
+
+
+def read_batches(images: Images, batches: list[torch.Tensor], pin: bool) -> Iterator[torch.Tensor]:
+    """The uint8 images of each index batch, in order (decoded by worker processes for files),
+    pinned for asynchronous copies with `pin`."""
+    if isinstance(images, ImageFiles):
+        yield from images.read_batches(batches, pin)
+        return
+    for index in batches:
+        yield images[index].pin_memory() if pin else images[index]
 
 
 def iterate_batches(
@@ -61,14 +76,14 @@ def iterate_batches(
     """
     n = len(data)
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    batches = [order[start:start + batch_size] for start in range(0, n, batch_size)]
+    if generator is not None and batches and len(batches[-1]) < 2:
+        batches.pop()
     pin = device.type == "cuda"
-    for start in range(0, n, batch_size):
-        index = order[start:start + batch_size]
-        if generator is not None and len(index) < 2:
-            break
-        x, y = data.x[index], data.y[index]
+    for index, x in zip(batches, read_batches(data.x, batches, pin), strict=True):
+        y = data.y[index]
         if pin:
-            x, y = x.pin_memory(), y.pin_memory()
+            y = y.pin_memory()
         x = normalize(x.to(device, non_blocking=pin))
         if augment:
             assert generator is not None, "augmentation needs a seeded generator"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
-from bench.data.loader import TrainData
+from bench.data.loader import Images, TrainData
 from bench.scenarios import ClassPlan
 
 _SEED_FORMULAS: dict[str, Callable[[int, int], int]] = {
@@ -47,7 +47,7 @@ def sample_per_class(labels: torch.Tensor, classes: Iterable[int],
     return torch.cat(picked) if picked else torch.zeros(0, dtype=torch.long)
 
 
-def select_classes(x: torch.Tensor, y: torch.Tensor, plan: ClassPlan,
+def select_classes(x: Images, y: torch.Tensor, plan: ClassPlan,
                    num_classes: int) -> TrainData:
     """The images of the planned classes, relabelled to scenario labels (arrival order)."""
     remap = torch.full((num_classes,), -1, dtype=torch.long)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from bench.data.augment import Normalizer
-from bench.data.loader import TrainData, iterate_batches
+from bench.data.loader import Images, TrainData, iterate_batches
 from bench.evaluation.cells import score_cell
 from bench.evaluation.transform import GalleryView, stored_gallery
 from bench.metrics import METRICS, POLICIES
@@ -20,11 +20,12 @@ from bench.precision import mixed_precision
 
 
 @torch.no_grad()
-def extract_features(model: Model, images: torch.Tensor, normalize: Normalizer,
+def extract_features(model: Model, images: Images, normalize: Normalizer,
                      device: torch.device, batch_size: int = 1024, *,
                      side_info: bool = False) -> np.ndarray:
-    """Features (float32, N×d, not normalised) of uint8 `images`, in order, in eval mode; with
-    `side_info`, the side-information the model stores beside each item instead."""
+    """Features (float32, N×d, not normalised) of uint8 `images` (in memory or files), in
+    order, in eval mode; with `side_info`, the side-information the model stores beside each
+    item instead."""
     model.eval()
     data = TrainData(images, torch.zeros(len(images), dtype=torch.long))
     with mixed_precision(device):

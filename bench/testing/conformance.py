@@ -185,6 +185,7 @@ def _deterministic(first: _Run, second: _Run) -> Check:
 
 
 def _no_evaluation_data(run: _Run, dataset: ImageDataset) -> Check:
+    assert isinstance(dataset.test_x, torch.Tensor), "the suite's scenario is held in memory"
     storages = {t.untyped_storage().data_ptr() for t in (dataset.test_x, dataset.test_y)}
     images = {bytes(img.numpy()) for img in dataset.test_x}
     roots = [obj for r in run.steps for obj in (r.step, r.model)]
