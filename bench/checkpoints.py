@@ -1,9 +1,9 @@
 """Reuse of trained steps: the key of a step's model, and saving and restoring it.
 
 A step's key hashes exactly what the method sees and is told: its images and labels, the replay
-memory, the step's spec and budget, the method (name, version, parameters, seed and the
-fingerprint of its code), the harness's training code, the device type and the key of the step
-before (which stands for every earlier model). It does not hash
+memory, the step's spec, budget and pretrained weights (their SHA-256), the method (name,
+version, parameters, seed and the fingerprint of its code), the harness's training code, the
+device type and the key of the step before (which stands for every earlier model). It does not hash
 the scenario's later steps, so a step appended to a scenario trains only itself, unless the
 method read `step.total` or `step.capacity` (facts about the whole scenario): the values it read
 are then part of its key, recorded under the base key in `reads.json`.
@@ -17,6 +17,7 @@ from typing import Any
 from bench.fingerprint import harness_fingerprint, method_fingerprint
 from bench.method import Method
 from bench.models import Model
+from bench.models.pretrained import weights_digest
 from bench.step import Step, StepLedger
 from bench.store import ArtifactStore, array_key, content_key
 from bench.versions import distribution_version
@@ -31,6 +32,7 @@ def step_base_key(step: Step, method: Method, seed: int, previous_key: str) -> s
         "code": {"method": method_fingerprint(type(method)),
                  "harness": harness_fingerprint("training")},
         "seed": seed, "index": step.index, "step": asdict(step.spec),
+        "weights": weights_digest(step.spec.architecture, step.spec.weights),
         "budget": asdict(step.budget), "device": step.device.type,
         "seen": len(step.seen_classes), "new": list(step.new_classes),
         "train": array_key(step.train.x, step.train.y),

@@ -20,11 +20,20 @@ from bench.evaluation.protocols import PROTOCOLS, ScoringInputs, evaluation_set,
 from bench.fingerprint import code_fingerprints, harness_fingerprint
 from bench.loggers import UnitLoggers
 from bench.method import Method
+from bench.models.pretrained import weights_digest
 from bench.results import RunResult, phase_times, provenance
 from bench.scenarios import ScenarioSpec, plan_classes
 from bench.steps import TrainedStep, train_steps
 from bench.store import ArtifactStore, activity, content_key
 from bench.versions import distribution_version
+
+
+def weights_digests(spec: ScenarioSpec) -> dict[str, dict[str, str]]:
+    """`{"weights": {step number: SHA-256}}` of the steps that start from pretrained weights
+    (empty when none does): part of the unit's key and of its provenance."""
+    digests = {str(i): digest for i, step in enumerate(spec.steps, start=1)
+               if (digest := weights_digest(step.architecture, step.weights))}
+    return {"weights": digests} if digests else {}
 
 
 def unit_key(spec: ScenarioSpec, method: type[Method], params: Mapping[str, Any], seed: int,
@@ -33,7 +42,7 @@ def unit_key(spec: ScenarioSpec, method: type[Method], params: Mapping[str, Any]
     payload = {"scenario": spec.to_dict(), "method": method.name, "version": method.version,
                "params": dict(params), "seed": seed, "preset": preset,
                "compat_bench": distribution_version("compat-bench") or "unknown",
-               "code": code_fingerprints(method)}
+               "code": code_fingerprints(method), **weights_digests(spec)}
     return content_key(payload)[:16]
 
 
@@ -52,7 +61,7 @@ def run_unit(spec: ScenarioSpec, dataset: ImageDataset, method_cls: type[Method]
                        status="ok", method_version=method_cls.version, params=dict(params),
                        scenario_spec=spec.to_dict(),
                        provenance=provenance(str(device), plugin_dist)
-                       | {"code": code_fingerprints(method_cls)})
+                       | {"code": code_fingerprints(method_cls)} | weights_digests(spec))
     before = (Counter(store.read), Counter(store.written)) if store else None
     try:
         _train_and_evaluate(spec, dataset, method_cls(params), seed, preset, device, result, log,

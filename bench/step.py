@@ -123,7 +123,8 @@ class Step:
         `head_bias=False` makes the embedding head a bias-free linear map.
         """
         dim = embedding_dim or self.spec.embedding_dim
-        backbone, backbone_dim = build_backbone(self.spec.architecture, self.in_channels)
+        backbone, backbone_dim = build_backbone(self.spec.architecture, self.in_channels,
+                                                 self.spec.weights)
         if classifier is None:
             n = len(self.seen_classes) if num_classes is None else num_classes
             head = CosineClassifier if self.spec.loss in COSINE_LOSSES else nn.Linear

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from torch import nn
 from torchvision.models import resnet
 
+from bench.models.pretrained import is_library_backbone, library_backbone
 from bench.registry import Registry
 
 BackboneFactory = Callable[[int], tuple[nn.Module, int]]
@@ -57,8 +58,15 @@ def cifar_resnet(depth: int, in_channels: int) -> tuple[nn.Module, int]:
     return net, dim
 
 
-def build_backbone(name: str, in_channels: int) -> tuple[nn.Module, int]:
-    """Instantiate a registered backbone; returns the module and its output dimension."""
+def build_backbone(name: str, in_channels: int, weights: str = "") -> tuple[nn.Module, int]:
+    """Instantiate a registered backbone, or a library's network (`torchvision:NAME`,
+    `timm:NAME`) from `weights` (bench.models.pretrained); returns the module and its output
+    dimension."""
+    if is_library_backbone(name):
+        return library_backbone(name, in_channels, weights)
+    if weights:
+        raise ValueError(f"architecture {name!r} takes no weights; pretrained weights need a "
+                         f"library network, e.g. torchvision:resnet50")
     return BACKBONES.get(name)(in_channels)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.errors import ScenarioError
 from bench.models import BACKBONES, BASE_LOSSES
+from bench.models.pretrained import architecture_problem, is_library_backbone, is_weights_file
 from bench.scenarios.spec import (
     CLASS_ORDERS,
     DATA_MODES,
@@ -86,7 +87,8 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
     _check_values(StepSpec, defaults, "step_defaults", fail)
     if not isinstance(raw["steps"], list) or not raw["steps"]:
         raise fail("steps", "must be a non-empty list of [[steps]] tables")
-    steps = _build_steps(raw["steps"], defaults, fail)
+    steps = _build_steps(raw["steps"], defaults, fail,
+                         Path(source).parent if not source.startswith("<") else Path())
     if not isinstance(raw["presets"], dict) or not raw["presets"]:
         raise fail("presets", "must define at least one [presets.NAME] table, e.g. quick")
     presets = _build_presets(raw["presets"], fail)
@@ -123,8 +125,9 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> ScenarioS
 
 
 def _build_steps(raw_steps: list[dict[str, Any]], defaults: dict[str, Any],
-                 fail: Problems) -> list[StepSpec]:
-    """Each [[steps]] table over the step defaults (checked on their own), validated."""
+                 fail: Problems, base: Path) -> list[StepSpec]:
+    """Each [[steps]] table over the step defaults (checked on their own), validated; a
+    relative weights file is made absolute from `base` (the scenario file's folder)."""
     steps = []
     for i, step in enumerate(raw_steps, start=1):
         where = f"steps[{i}]"
@@ -133,7 +136,8 @@ def _build_steps(raw_steps: list[dict[str, Any]], defaults: dict[str, Any],
             fail.add(f"{where}.new_classes", "is required")
         if not _check_values(StepSpec, step, where, fail) or fail.found:
             continue
-        steps.append(StepSpec(**_converted(StepSpec, {**defaults, **step})))
+        steps.append(_with_weights_path(StepSpec(**_converted(StepSpec, {**defaults, **step})),
+                                        base, where, fail))
         s = steps[-1]
         if s.new_classes < (2 if i == 1 else 0):
             raise fail(f"{where}.new_classes", "must be at least 2 for the first step and "
@@ -149,6 +153,19 @@ def _build_steps(raw_steps: list[dict[str, Any]], defaults: dict[str, Any],
                               "no replay memory; add new_classes, set memory_per_class, or use "
                               "data = \"cumulative\"")
     return steps
+
+
+def _with_weights_path(step: StepSpec, base: Path, where: str, fail: Problems) -> StepSpec:
+    """`step` with its library architecture checked and its weights file made absolute."""
+    if is_library_backbone(step.architecture):
+        if problem := architecture_problem(step.architecture):
+            raise fail(f"{where}.architecture", problem)
+    elif step.weights:
+        raise fail(f"{where}.weights", "pretrained weights need a library network: set "
+                                       "architecture = \"torchvision:NAME\" or \"timm:NAME\"")
+    if step.weights and is_weights_file(step.weights) and not Path(step.weights).is_absolute():
+        return dataclasses.replace(step, weights=str((base / step.weights).resolve()))
+    return step
 
 
 def _build_presets(raw_presets: dict[str, dict[str, Any]], fail: Problems,
@@ -201,11 +218,14 @@ def _check_values(cls: type, values: dict[str, Any], where: str, fail: Problems)
               "str": isinstance(value, str), "bool": isinstance(value, bool)}[expected]
         if not ok:
             fail.add(f"{where}.{f.name}", f"must be {expected}, got {value!r}")
-        elif f.name in _CHOICES and value not in _CHOICES[f.name]:
+        elif (f.name in _CHOICES and value not in _CHOICES[f.name]
+              and not (f.name == "architecture" and is_library_backbone(value))):
             close = difflib.get_close_matches(value, _CHOICES[f.name], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            fail.add(f"{where}.{f.name}", f"must be one of {', '.join(_CHOICES[f.name])}, "
-                                          f"got {value!r}{hint}")
+            library = (", or a library network such as torchvision:resnet50"
+                       if f.name == "architecture" else "")
+            fail.add(f"{where}.{f.name}", f"must be one of {', '.join(_CHOICES[f.name])}"
+                                          f"{library}, got {value!r}{hint}")
         else:
             continue
         ok_all = False

@@ -40,12 +40,16 @@ class Budget:
 
 @dataclass(frozen=True)
 class StepSpec:
-    """One upgrade: how many classes arrive and how the new model is built and fed."""
+    """One upgrade: how many classes arrive and how the new model is built and fed.
+
+    `weights` starts a library backbone (`architecture = "torchvision:NAME"` or `"timm:NAME"`)
+    from pretrained weights: a file, or a library weights name (bench.models.pretrained)."""
 
     new_classes: int
     data: str = "cumulative"
     fraction: float = 1.0
     architecture: str = "small-cnn"
+    weights: str = ""
     loss: str = "softmax"
     embedding_dim: int = 64
     memory_per_class: int = 0
