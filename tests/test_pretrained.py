@@ -139,3 +139,33 @@ def test_timm_backbones_load_state_dicts_and_safetensors(tmp_path, monkeypatch):
     with pytest.raises(WeightsNotFoundError, match=r"timm\.create_model\('resnet10t', "
                                                    r"pretrained=True\)"):
         weights_file("timm:resnet10t", "DEFAULT")
+
+
+def test_the_catalog_pretrained_upgrade_runs_from_torchvisions_cache(tmp_path, monkeypatch,
+                                                                     plugins, fashion_mnist):
+    """The catalog scenario, on 1 % of Fashion-MNIST for one epoch, with random-init weights
+    written where torch's cache keeps ImageNet weights: what a user with the cache gets."""
+    import dataclasses
+
+    from bench.runner import run_unit
+    from bench.scenarios import Budget
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    spec = plugins.scenarios.get("pretrained-upgrade")
+    for step in spec.steps:
+        name = step.architecture.partition(":")[2]
+        url = torchvision.models.get_model_weights(name)[step.weights].url
+        save_random_weights(name, tmp_path / "torch" / "hub" / "checkpoints" /
+                            url.rpartition("/")[2], 0)
+    small = dataclasses.replace(
+        spec, steps=tuple(dataclasses.replace(s, fraction=0.01) for s in spec.steps),
+        presets={"quick": Budget(epochs=1, batch_size=32, lr=0.01)})
+    keep = torch.arange(len(fashion_mnist.test_y)) % 20 == 0
+    data = dataclasses.replace(fashion_mnist, test_x=fashion_mnist.test_x[keep],
+                               test_y=fashion_mnist.test_y[keep])
+    cls = plugins.methods.get("l2")
+    result = run_unit(small, data, cls, cls.resolve_params("quick", {}), 0, "quick",
+                      torch.device("cpu"), log=lambda _: None)
+    assert result.status == "ok", result.error
+    assert set(result.provenance["weights"]) == {"1", "2"}
+    assert [s["feature_dim"] for s in result.steps] == [128, 128]
