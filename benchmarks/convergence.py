@@ -9,7 +9,12 @@ Results (and their artifact stores) go to RESULTS (the preset's; default OUT/x1)
 so an interrupted study resumes, and the preset's results can be the board's.
 
     .venv/bin/python benchmarks/convergence.py --scenario multistep --preset standard \
-        --seeds 3 --out convergence/ [--results leaderboards/results] [--method NAME ...]
+        --seeds 3 --out convergence/ [--results leaderboards/results] [--method NAME ...] \
+        [--from-files] [--write docs/convergence.md]
+
+`--from-files` compares the result files already there without running anything (e.g. after
+a change of the harness's code, which would retrain); `--write` saves the comparison as
+Markdown.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from bench.leaderboard import kendall_tau, protocol_rankings, rank
 from bench.orchestration import RunConfig, run
 from bench.plugins import load_plugins
 from bench.resolve import resolve_scenario
+from bench.results import RunResult, load_result, result_path
 from bench.scenarios import ScenarioSpec
 
 
@@ -73,6 +79,31 @@ def compare(spec: ScenarioSpec, once: list, twice: list) -> tuple[pd.DataFrame, 
     return table.reset_index(), summary
 
 
+def stored(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
+           preset: str) -> list[RunResult]:
+    """The result files of `spec` under `out` for `seeds` (and `methods`, default all) made
+    under `preset`."""
+    found = []
+    for folder in sorted((out / spec.name).iterdir()) if (out / spec.name).is_dir() else []:
+        if methods and folder.name not in methods:
+            continue
+        for seed in seeds:
+            path = result_path(out, spec.name, folder.name, seed)
+            if path.is_file() and (result := load_result(path)).preset == preset:
+                found.append(result)
+    return found
+
+
+def report(spec: ScenarioSpec, preset: str, seeds: list[int], once: list, twice: list) -> str:
+    """The comparison as Markdown: the table, then the verdict lines."""
+    table, summary = compare(spec, once, twice)
+    return "\n".join([
+        f"## {spec.name}: {preset} against twice its epochs, seed"
+        f"{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}", "",
+        tabulate(table, headers="keys", tablefmt="github", showindex=False, floatfmt=".3f"), "",
+        *(f"- {line}" for line in summary), ""])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", required=True)
@@ -82,10 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--results", type=Path, help="the preset's results (default OUT/x1)")
     parser.add_argument("--jobs", type=int, default=1, help="units at once (bench run --jobs)")
+    parser.add_argument("--from-files", action="store_true",
+                        help="compare the result files there; run nothing")
+    parser.add_argument("--write", type=Path, help="also save the comparison (Markdown)")
     args = parser.parse_args(argv)
     plugins = load_plugins()
     spec = resolve_scenario(args.scenario, plugins)
     seeds = list(range(args.seeds))
+    if args.from_files:
+        once = stored(args.results or args.out / "x1", spec, seeds, args.method, args.preset)
+        twice = stored(args.out / "x2", spec, seeds, args.method, f"{args.preset}-x2")
+        return finish(spec, args.preset, seeds, once, twice, args.write)
     _, once = run(RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
                             preset=args.preset, out_dir=args.results or args.out / "x1",
                             download=False, jobs=args.jobs), plugins)
@@ -93,11 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     _, twice = run(RunConfig(scenario=str(doubled), methods=args.method, seeds=seeds,
                              preset=f"{args.preset}-x2", out_dir=args.out / "x2",
                              download=False, jobs=args.jobs), plugins)
-    table, summary = compare(spec, once, twice)
-    print(f"\n## {spec.name}: {args.preset} against twice its epochs, seeds "
-          f"{', '.join(map(str, seeds))}\n")
-    print(tabulate(table, headers="keys", tablefmt="github", showindex=False, floatfmt=".3f"))
-    print("\n" + "\n".join(f"- {line}" for line in summary))
+    return finish(spec, args.preset, seeds, once, twice, args.write)
+
+
+def finish(spec: ScenarioSpec, preset: str, seeds: list[int], once: list, twice: list,
+           write: Path | None) -> int:
+    if not twice:
+        raise SystemExit(f"no {preset}-x2 results of {spec.name} to compare")
+    doubled = {r.method for r in twice}
+    once = [r for r in once if r.method in doubled]  # rank the same methods at both budgets
+    text = report(spec, preset, seeds, once, twice)
+    print("\n" + text)
+    if write:
+        write.write_text(text)
     return 0
 
 
