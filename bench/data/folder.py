@@ -33,9 +33,11 @@ def _split_per_class(samples: Samples, num_classes: int, test_fraction: float,
                      split_seed: int) -> tuple[Samples, Samples]:
     """A seeded `test_fraction` (at least one) of each class held out for testing."""
     rng = np.random.default_rng(split_seed)
+    by_class: list[Samples] = [[] for _ in range(num_classes)]
+    for sample in samples:
+        by_class[sample[1]].append(sample)
     train, test = [], []
-    for label in range(num_classes):
-        members = [s for s in samples if s[1] == label]
+    for members in by_class:
         order = rng.permutation(len(members))
         n_test = max(1, round(test_fraction * len(members)))
         test += [members[i] for i in order[:n_test]]
@@ -125,7 +127,7 @@ def load_image_folder(root: Path | None = None, download: bool = True, *, path: 
                                 f"({channels}), or neither")
     classes, train, test = (folder_samples(location, test_fraction, split_seed) if path
                             else list_samples(location, test_fraction, split_seed))
-    if missing := _missing([p for p, _ in train + test]):
+    if list_file and (missing := _missing([p for p, _ in train + test])):
         raise DataNotFoundError(f"imagefolder: {len(missing)} listed images do not exist, e.g. "
                                 f"{missing[0]}")
     base = location if path else location.parent
