@@ -215,8 +215,8 @@ def protocol_ranks(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataF
     scored = {name for r in results for name in r.metrics}
     ranks = {protocol: rank(spec, results, keys).set_index("method")["rank"]
              for protocol, keys in protocol_rankings(spec).items() if keys[0] in scored}
-    table = pd.DataFrame(ranks)
-    return table.loc[rank(spec, results)["method"]].rename_axis("method").reset_index()
+    order = rank(spec, results)["method"]
+    return pd.DataFrame(ranks).reindex(order).rename_axis("method").reset_index()
 
 
 def protocol_agreement(ranks: pd.DataFrame) -> list[tuple[str, str, float]]:
@@ -235,6 +235,8 @@ def render_protocols(spec: ScenarioSpec, ranks: pd.DataFrame, fmt: str = "github
     """Ranks under each protocol (`protocol_ranks`) side by side, then Kendall's τ between
     protocols: whether a verdict survives a change of protocol."""
     protocols = [c for c in ranks.columns if c != "method"]
+    if not protocols:
+        return "No unit was scored under any protocol."
     body = [[row["method"], *("—" if pd.isna(row[p]) else str(int(row[p])) for p in protocols)]
             for _, row in ranks.iterrows()]
     headers = ["method", *(f"{p} ({', '.join(protocol_rankings(spec)[p])})"

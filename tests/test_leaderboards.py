@@ -64,6 +64,15 @@ def test_board_shows_failed_and_missing_units_instead_of_dropping_them(results_d
     assert sorted(board.methods) == ["independent", "l2"]
 
 
+def test_a_board_whose_every_unit_failed_shows_the_failures(results_dir, tmp_path, capsys):
+    only_failed = tmp_path / "tiny"
+    shutil.copytree(results_dir / "tiny" / "exploding", only_failed / "exploding")
+    assert main(["show", "results", str(only_failed)]) == 1
+    out = capsys.readouterr()
+    assert "failed (2/2)" in out.out and "No unit was scored under any protocol." in out.out
+    assert "exploded on purpose" in out.err
+
+
 def pd_isna(value):
     import pandas as pd
 

@@ -159,3 +159,58 @@ def test_a_scenario_gives_the_same_result_streamed_and_in_memory(image_folder, t
     assert {k: v for k, v in held["metrics"].items() if k not in timing} == \
         {k: v for k, v in streamed["metrics"].items() if k not in timing}
     assert [s["curves"] for s in held["steps"]] == [s["curves"] for s in streamed["steps"]]
+
+
+@pytest.fixture(scope="module")
+def small_folder(tmp_path_factory):
+    """240 random 16×16 RGB PNGs of 4 classes."""
+    root = tmp_path_factory.mktemp("small") / "folder"
+    rng = np.random.default_rng(0)
+    for c in range(4):
+        (root / f"c{c}").mkdir(parents=True)
+        for i in range(60):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+                root / f"c{c}" / f"{i}.png")
+    return root
+
+
+def test_streamed_units_run_in_parallel_workers(small_folder, tmp_path):
+    """`bench run --jobs 2`: each loky worker starts its own DataLoader workers."""
+    scenario = tmp_path / "jobs.toml"
+    scenario.write_text(
+        'name = "jobs-stream"\ndescription = "d"\ndataset = "imagefolder"\n'
+        f'dataset_options = {{ path = "{small_folder}", size = 16, channels = 3, '
+        'stream = true, workers = 2 }\n[step_defaults]\nembedding_dim = 8\n'
+        '[[steps]]\nnew_classes = 2\n[[steps]]\nnew_classes = 2\n'
+        '[presets.quick]\nepochs = 1\nbatch_size = 16\n')
+    out = tmp_path / "out"
+    assert main(["run", "--scenario", str(scenario), "--method", "independent", "--method",
+                 "bct", "--jobs", "2", "--out", str(out), "--no-download"]) == 0
+    for method in ("independent", "bct"):
+        result = json.loads((out / "jobs-stream" / method / "seed-0.json").read_text())
+        assert result["status"] == "ok", result["error"]
+
+
+def _decode_in_daemon(files: ImageFiles, queue) -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batches = list(files.read_batches([torch.arange(4), torch.arange(4, 8)]))
+    queue.put((torch.cat(batches).numpy(), [str(w.message) for w in caught]))
+
+
+def test_a_daemonic_process_decodes_in_process(small_folder):
+    """A Dask worker is daemonic and may not start processes: it decodes itself, and says so."""
+    import multiprocessing
+
+    files = load_image_folder(None, path=str(small_folder), size=16, stream=True).train_x
+    assert isinstance(files, ImageFiles)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_decode_in_daemon, args=(files, queue), daemon=True)
+    process.start()
+    decoded, warned = queue.get(timeout=60)
+    process.join(timeout=60)
+    assert np.array_equal(decoded, files[:8].read().numpy())
+    assert any("daemonic" in message for message in warned)

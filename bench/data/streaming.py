@@ -16,7 +16,9 @@ changes its size or time and so retrains; moving the whole folder keeps the keys
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,9 +106,23 @@ class ImageFiles:
         process when `workers` is 0); pinned for asynchronous copies with `pin`."""
         decoder = _BatchDecoder(self, batches)
         workers = min(self.workers, len(batches))
+        if workers and multiprocessing.current_process().daemon:
+            # e.g. a Dask worker: a daemonic process may not start processes
+            warnings.warn("image files are decoded in this process: it is daemonic, so it "
+                          "cannot start DataLoader workers", RuntimeWarning, stacklevel=2)
+            workers = 0
         loader = DataLoader(decoder, batch_size=None, num_workers=workers, pin_memory=pin,
-                            prefetch_factor=4 if workers else None)
+                            prefetch_factor=4 if workers else None,
+                            multiprocessing_context=_worker_context() if workers else None)
         yield from loader
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """fork where the platform has it (PyTorch's default on Linux), else spawn; named
+    explicitly because a loky worker (bench run --jobs) replaces the default context with one
+    that cannot start DataLoader workers."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 class _BatchDecoder(Dataset[torch.Tensor]):
