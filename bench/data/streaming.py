@@ -172,14 +172,15 @@ def pixel_stats(sums: np.ndarray, squares: np.ndarray, count: int,
 
 def image_stats(images: torch.Tensor | ImageFiles, batch_size: int = 1024,
                 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of every image (streamed through the workers for files)."""
-    if isinstance(images, torch.Tensor):
-        return pixel_stats(*pixel_sums(images))
+    """Per-channel mean and std of every image, `batch_size` at a time (through the workers
+    for files), so the int64 sums never hold more than one batch."""
     order = torch.arange(len(images))
     batches = [order[s:s + batch_size] for s in range(0, len(images), batch_size)]
-    sums = squares = np.zeros(images.channels, dtype=np.int64)
+    parts = (images[b] for b in batches) if isinstance(images, torch.Tensor) \
+        else images.read_batches(batches)
+    sums = squares = np.zeros(images.shape[1], dtype=np.int64)
     count = 0
-    for batch in images.read_batches(batches):
+    for batch in parts:
         s, q, n = pixel_sums(batch)
         sums, squares, count = sums + s, squares + q, count + n
     return pixel_stats(sums, squares, count)
