@@ -75,17 +75,20 @@ class Top1Correct:
         self.correct = np.zeros(n_queries, dtype=bool)
 
     def __call__(self, block: Block) -> None:
-        best_relevant, best_irrelevant = _best(block.similarities[self.name], block.relevant)
-        self.correct[block.rows] = best_relevant > best_irrelevant
+        self.correct[block.rows] = _nearest_is_relevant(block.similarities[self.name],
+                                                        block.relevant)
 
 
-def _best(sims: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the highest similarity among the `relevant` columns and among the others."""
-    irrelevant = np.ones(sims.shape[1], dtype=bool)
-    irrelevant[relevant] = False
-    empty = np.full(len(sims), -np.inf, dtype=sims.dtype)
-    return (sims[:, relevant].max(1) if len(relevant) else empty,
-            sims[:, irrelevant].max(1) if irrelevant.any() else empty)
+def _nearest_is_relevant(sims: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """Per row: does the best `relevant` column score strictly above every other column? The
+    row's maximum, then its ties, instead of copying out the irrelevant columns."""
+    if len(relevant) == 0:
+        return np.zeros(len(sims), dtype=bool)
+    top = sims.max(1, keepdims=True)
+    among_relevant = sims[:, relevant]
+    ties_relevant = np.count_nonzero(among_relevant == top, axis=1)
+    ties_all = np.count_nonzero(sims == top, axis=1)
+    return (ties_relevant > 0) & (ties_all == ties_relevant) & (top[:, 0] > -np.inf)
 
 
 def top1_correct(query: ArrayLike, labels_q: ArrayLike, gallery: ArrayLike, labels_g: ArrayLike,
@@ -146,6 +149,14 @@ class BackfillScores:
                 raise ValueError("order must be a permutation of the gallery indices")
             self.first[policy] = np.searchsorted(cuts, inverse_permutation(order), side="right")
         self._layouts: tuple[int, dict[str, Layout]] | None = None
+        self._sims = torch.empty(0)
+
+    def _scratch(self, rows: int, n: int) -> torch.Tensor:
+        """A rows × n buffer for one block's similarities, reused block after block (fresh
+        buffers cost as much in page faults as the product)."""
+        if self._sims.numel() < rows * n:
+            self._sims = torch.empty(rows * n)
+        return self._sims[:rows * n].view(rows, n)
 
     def __call__(self, block: Block) -> None:
         self.old(block)
@@ -154,7 +165,7 @@ class BackfillScores:
         for policy, (galleries, slot, groups) in self._layout(block.label).items():
             best = []
             for q, g in zip(self.queries, galleries, strict=True):
-                sims = q[index] @ g.T
+                sims = torch.matmul(q[index], g.T, out=self._scratch(rows, len(g)))
                 if self.exclude_self:
                     sims[torch.arange(rows), torch.from_numpy(slot[block.rows])] = -torch.inf
                 maxima = torch.full((rows, (steps + 1) * 2), -torch.inf)

@@ -23,6 +23,10 @@ def prepare(features: ArrayLike, dim: int | None = None) -> np.ndarray:
         raise ValueError(f"features must be a 2-D array (N, d), got shape {x.shape}")
     if dim is not None:
         x = x[:, :dim]
+    if not np.isfinite(x).all():
+        row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise ValueError(f"features must be finite: row {row} holds NaN or inf (a diverged "
+                         "model, or a feature set read wrongly)")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12))
 
@@ -40,29 +44,61 @@ def prepare_pair(query: ArrayLike, gallery: ArrayLike) -> tuple[np.ndarray, np.n
     return q, g
 
 
-def relevant_ranks(block: Block, name: str) -> np.ndarray:
+CACHED_ELEMENTS = 1 << 17
+"""Similarities ranked at a time per thread: their keys and scratch (1 MiB) stay in cache."""
+SIMILARITY_FLOOR = np.float32(-1.5)
+"""Below every cosine similarity (≥ −1 up to rounding): a query's own −inf entry sorts here."""
+
+
+def tagged_keys(sims: np.ndarray, irrelevant: np.ndarray, out: np.ndarray,
+                scratch: np.ndarray) -> np.ndarray:
+    """int32 keys (into `out`, same shape as `sims`; `scratch` the same) that sort like the
+    similarities, each relevant item just below the irrelevant items of equal similarity.
+
+    Cosines lie in (−2, 2), so their float32 bit patterns need 31 bits: the sign-folded
+    pattern (non-negative floats order as their bits, negative ones in reverse) shifted left
+    by one leaves the lowest bit for `irrelevant` (1 for an irrelevant column), the tie rule.
+    """
+    x = out.view(np.float32)
+    np.maximum(sims, SIMILARITY_FLOOR, out=x)
+    x += np.float32(0)  # −0.0 → +0.0: equal similarities, equal keys
+    np.right_shift(out, 31, out=scratch)  # −1 where negative, else 0
+    scratch &= 0x7FFFFFFF
+    out ^= scratch
+    out <<= 1
+    out |= irrelevant
+    return out
+
+
+def relevant_ranks(block: Block, name: str, keys: np.ndarray | None = None) -> np.ndarray:
     """1-based ranks (queries × R) of each query's relevant gallery items, best first: rank_k =
-    k + the number of irrelevant items whose similarity is at least that of the k-th."""
+    k + the number of irrelevant items whose similarity is at least that of the k-th.
+
+    One integer sort per row (bench.metrics.retrieval.tagged_keys): in ascending order a
+    relevant item at position p has every item after it, irrelevant ties included, ahead of it,
+    so its rank is N − p; the query's own entry (lowest) is dropped. `keys`: int32 scratch
+    space, two arrays of the similarities' shape (default: allocated)."""
     sims = block.similarities[name]
-    count, n_gallery = block.relevant_count, sims.shape[1]
-    ranks = np.empty((len(sims), count), dtype=np.int64)
-    position = np.arange(count)
+    rows, n_gallery = sims.shape
+    count, listed = block.relevant_count, len(block.relevant)
+    irrelevant = np.ones(n_gallery, dtype=np.int32)
+    irrelevant[block.relevant] = 0
+    keys = np.empty((2, *sims.shape), dtype=np.int32) if keys is None else keys
+    ranks = np.empty((rows, count), dtype=np.int64)
 
     def work(part: slice) -> None:
-        relevant = np.sort(sims[part][:, block.relevant], axis=1)[:, len(block.relevant) - count:]
-        ordered = np.sort(sims[part], axis=1)
-        # Relevant items at or above each one (its ties included): count − its value's first
-        # position in the ascending order.
-        starts = np.ones(relevant.shape, dtype=bool)
-        starts[:, 1:] = relevant[:, 1:] != relevant[:, :-1]
-        first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
-        at_least = np.empty(relevant.shape, dtype=np.int64)
-        for r in range(len(relevant)):
-            at_least[r] = n_gallery - np.searchsorted(ordered[r], relevant[r], side="left")
-        irrelevant_ahead = at_least - (count - first)
-        ranks[part] = ((count - position) + irrelevant_ahead)[:, ::-1]
+        # A few rows at a time, so that the dozen passes over them stay in the core's cache.
+        step = max(1, CACHED_ELEMENTS // n_gallery)
+        for start in range(part.start, part.stop, step):
+            chunk = slice(start, min(start + step, part.stop))
+            k = tagged_keys(sims[chunk], irrelevant, keys[0, chunk], keys[1, chunk])
+            k.sort(axis=1)
+            k &= 1
+            flat = np.flatnonzero(k == 0).reshape(len(k), listed)
+            position = flat - (np.arange(len(k)) * n_gallery)[:, None]
+            ranks[chunk] = (n_gallery - position[:, listed - count:])[:, ::-1]
 
-    in_parallel(len(sims), work)
+    in_parallel(rows, work)
     return ranks
 
 
@@ -74,11 +110,15 @@ class RetrievalScores:
         self.name = name
         self.first_rank = np.zeros(n_queries, dtype=np.int64)  # 0: not scored
         self.ap, self.ap_r, self.r_precision = (np.zeros(n_queries) for _ in range(3))
+        self._keys = np.empty(0, dtype=np.int32)  # scratch space, reused block after block
 
     def __call__(self, block: Block) -> None:
         if block.relevant_count == 0:
             return  # no relevant item: left out of every metric
-        ranks = relevant_ranks(block, self.name)
+        rows, n = block.similarities[self.name].shape
+        if self._keys.size < 2 * rows * n:
+            self._keys = np.empty(2 * rows * n, dtype=np.int32)
+        ranks = relevant_ranks(block, self.name, self._keys[:2 * rows * n].reshape(2, rows, n))
         count = ranks.shape[1]
         precision = np.arange(1, count + 1)[None, :] / ranks
         within_r = ranks <= count

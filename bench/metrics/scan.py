@@ -32,6 +32,7 @@ class Block:
     relevant: np.ndarray
     self_at: np.ndarray | None
     similarities: Mapping[str, np.ndarray]
+    """Valid only while the block is visited: the next block reuses their memory."""
 
     @property
     def relevant_count(self) -> int:
@@ -54,10 +55,15 @@ def scan(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], labels_q: np.ndarra
     `exclude_self`, query i is gallery item i and its own similarity is −inf. `chunk`: queries
     per block (default: as many as `BLOCK_ELEMENTS` similarities allow)."""
     rows_per_block = chunk or max(1, BLOCK_ELEMENTS // max(len(labels_g), 1))
+    # One buffer per pair for every block: fresh 64 MiB arrays cost as much in page faults
+    # as the product itself.
+    buffers = {name: np.empty((min(rows_per_block, len(labels_q)), len(labels_g)),
+                              dtype=np.float32) for name in pairs}
     for label, queries, relevant in label_groups(labels_q, labels_g):
         for start in range(0, len(queries), rows_per_block):
             rows = queries[start:start + rows_per_block]
-            sims = {name: q[rows] @ g.T for name, (q, g) in pairs.items()}
+            sims = {name: np.matmul(q[rows], g.T, out=buffers[name][:len(rows)])
+                    for name, (q, g) in pairs.items()}
             self_at = None
             if exclude_self:
                 self_at = np.searchsorted(relevant, rows)
