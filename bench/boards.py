@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -73,20 +74,52 @@ def result_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def training_setting(spec: ScenarioSpec, preset: str) -> dict[str, Any]:
+    """What a unit's numbers depend on besides its method and seed: the scenario (its other
+    presets and description aside) and the budget of the preset it trained under."""
+    setting = spec.to_dict()
+    for key in ("presets", "description"):
+        setting.pop(key)
+    setting["preset"] = preset
+    setting["budget"] = asdict(spec.presets[preset]) if preset in spec.presets else None
+    return setting
+
+
+def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Where two settings differ: 'budget.epochs: 32 against 16'."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [line for key in sorted(set(a) | set(b), key=str)
+                for line in _differences(a.get(key), b.get(key), f"{prefix}{key}.")]
+    return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} against {b!r}"]
+
+
 def collect_boards(paths: Iterable[Path]) -> list[Board]:
     """Group validated results by (scenario, dataset); a later file of the same unit
-    (scenario, dataset, method, seed) replaces an earlier one."""
-    units: dict[tuple[str, str, str, int], RunResult] = {}
+    (scenario, dataset, method, seed) replaces an earlier one. A board ranks units of one
+    setting: results trained under different budgets or scenario definitions (a preset
+    redefined, a scenario file edited) are refused, naming the files, instead of averaged."""
+    units: dict[tuple[str, str, str, int], tuple[RunResult, Path, dict[str, Any]]] = {}
     specs: dict[tuple[str, str], ScenarioSpec] = {}
     for path in result_files(paths):
         result = load_result(path)
         spec = scenario_from_dict(result.scenario_spec, source=str(path))
         specs.setdefault((spec.name, spec.dataset), spec)
-        units[(spec.name, spec.dataset, result.method, result.seed)] = result
+        units[(spec.name, spec.dataset, result.method, result.seed)] = (
+            result, path, training_setting(spec, result.preset))
     boards = []
     for key, spec in sorted(specs.items()):
-        results = [r for k, r in sorted(units.items()) if k[:2] == key]
-        boards.append(Board(spec, results))
+        members = [unit for k, unit in sorted(units.items()) if k[:2] == key]
+        _, first_path, first = members[0]
+        for _, path, setting in members[1:]:
+            if setting != first:
+                raise BenchError(
+                    f"{path} and {first_path} belong to one board ({key[0]} on {key[1]}) but "
+                    f"were trained under different settings ("
+                    + "; ".join(_differences(setting, first)[:4])
+                    + "). A board ranks units of one setting: retrain the stale units "
+                    f"(bench run --scenario {key[0]} --preset ...) or move their files out "
+                    "of the folder.")
+        boards.append(Board(spec, [result for result, _, _ in members]))
     return boards
 
 

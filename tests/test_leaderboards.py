@@ -13,6 +13,7 @@ import bench
 from bench.boards import collect_boards
 from bench.cards import board_cards
 from bench.cli import main
+from bench.errors import BenchError
 from bench.leaderboard import (
     kendall_tau,
     protocol_agreement,
@@ -91,6 +92,25 @@ def test_equal_ranking_keys_share_a_rank(results_dir, tmp_path):
     (board,) = collect_boards([copy])
     ranks = board.table.set_index("method")["rank"]
     assert ranks["l2"] == ranks["independent"] == 1
+
+
+def test_a_board_refuses_units_trained_under_different_settings(results_dir, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+    stale = copy / "tiny" / "l2" / "seed-0.json"
+    raw = json.loads(stale.read_text())
+    preset = raw["preset"]
+    raw["scenario_spec"]["presets"][preset]["epochs"] += 1  # the preset redefined since
+    stale.write_text(json.dumps(raw))
+    with pytest.raises(BenchError, match=r"budget\.epochs: \d+ against \d+") as caught:
+        collect_boards([copy])
+    assert str(stale) in str(caught.value) and "retrain the stale units" in str(caught.value)
+    # Another preset's definition is not part of the unit's setting.
+    raw["scenario_spec"]["presets"][preset]["epochs"] -= 1
+    raw["scenario_spec"]["presets"]["elsewhere"] = raw["scenario_spec"]["presets"][preset]
+    stale.write_text(json.dumps(raw))
+    (board,) = collect_boards([copy])
+    assert "l2" in board.methods
 
 
 def test_result_files_are_validated_and_older_versions_load(results_dir, tmp_path):
