@@ -196,6 +196,47 @@ def training_curves_figure(results: Sequence[RunResult], path: Path, title: str)
     return _save(fig, path, 110, title)
 
 
+def budget_curves_figure(budgets: dict[str, Sequence[RunResult]], path: Path,
+                         title: str) -> Path | None:
+    """Per method, the total training loss of each budget (e.g. a preset and twice its epochs)
+    against the share of each step's training done, steps end to end: whether the longer
+    budget ends each step where the shorter one does. Mean over seeds. None without curves."""
+    runs: dict[str, dict[str, list[np.ndarray]]] = {}
+    for label, results in budgets.items():
+        for r in results:
+            if r.status != "ok":
+                continue
+            x, y = [], []
+            for index, step in enumerate(r.steps):
+                epochs = [e for curve in step.get("curves", []) for e in curve]
+                x += [index + (k + 1) / len(epochs) for k in range(len(epochs))]
+                y += [e["loss"] for e in epochs]
+            if y:
+                runs.setdefault(r.method, {}).setdefault(label, []).append(np.array([x, y]))
+    if not runs:
+        return None
+    plt = _pyplot()
+    methods = sorted(runs)
+    columns = min(4, len(methods))
+    rows = -(-len(methods) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows), squeeze=False)
+    for ax, method in zip(axes.flat, methods, strict=False):
+        for label, curves in runs[method].items():
+            same = [c for c in curves if c.shape == curves[0].shape]
+            mean = np.mean(same, axis=0)
+            ax.plot(mean[0], mean[1], lw=1.2, label=label)
+        for boundary in range(1, int(np.ceil(max(c[0].max() for cs in runs[method].values()
+                                                  for c in cs)))):
+            ax.axvline(boundary, color="grey", ls=":", lw=1)
+        ax.set_title(method, fontsize=9)
+        ax.set_xlabel("step (share of its epochs)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in axes.flat[len(methods):]:
+        ax.set_visible(False)
+    return _save(fig, path, 100, title)
+
+
 def geometry_figure(results: Sequence[RunResult], path: Path, title: str) -> Path | None:
     """Per model, the mean cosine between two of its classes (left) and between a class under
     it and under the previous model (right), one line per method, mean over seeds ± one
