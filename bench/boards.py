@@ -16,7 +16,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.leaderboard import protocol_ranks, rank
 from bench.results import RunResult, load_result
-from bench.scenarios import ScenarioSpec, scenario_from_dict
+from bench.scenarios import Budget, ScenarioSpec, builtin_scenarios, scenario_from_dict
 
 RANKING_LABELS = {"AC": "AC", "AM": "AM", "ECC": "ECC pass", "cross_top1": "new/old top-1",
                   "update_gain": "update gain", "growing_top1": "growing top-1"}
@@ -123,6 +123,30 @@ def collect_boards(paths: Iterable[Path]) -> list[Board]:
     return boards
 
 
+def budget_phrase(budget: Budget) -> str:
+    """A preset's budget in words, as a board states it (a preset's name alone can change
+    meaning between versions)."""
+    share = ("all of each class's training images" if budget.data_fraction == 1
+             else f"{budget.data_fraction:g} of each class's training images")
+    return (f"{budget.epochs} epochs on {share}, batch {budget.batch_size}, {budget.optimizer} "
+            f"(learning rate {budget.lr:g}, momentum {budget.momentum:g}, weight decay "
+            f"{budget.weight_decay:g}), {budget.schedule} schedule after "
+            f"{budget.warmup_epochs:g} warm-up epochs")
+
+
+def catalog_change(spec: ScenarioSpec, preset: str) -> str:
+    """A warning when the built-in scenario of that name defines `preset` differently today:
+    its `bench run` command would not reproduce the board."""
+    today = next((s.presets.get(preset) for s in builtin_scenarios() if s.name == spec.name),
+                 None)
+    if today is None or today == spec.presets[preset]:
+        return ""
+    now, then = asdict(today), asdict(spec.presets[preset])
+    changed = ", ".join(f"{key} {now[key]!r}" for key in now if now[key] != then[key])
+    return (f" (the catalog's {preset} has changed since, to {changed}: its command below "
+            f"trains that)")
+
+
 def provenance_lines(board: Board) -> list[str]:
     """Where the numbers come from, and the command that reproduces them."""
     def values(key: str) -> str:
@@ -145,6 +169,9 @@ def provenance_lines(board: Board) -> list[str]:
         f"- compat-bench {values('compat_bench')}, commit {values('git_commit')}",
         f"- dataset {board.spec.dataset}, preset {', '.join(presets)}, seeds "
         f"{', '.join(map(str, seeds))}",
+        *(f"- budget of {preset}: {budget_phrase(board.spec.presets[preset])}"
+          + catalog_change(board.spec, preset)
+          for preset in presets if preset in board.spec.presets),
         f"- hardware: {values('platform')}; device {values('device')}, {values('cpu_count')} "
         f"CPUs, {values('torch_threads')} torch threads; torch {values('torch')}, "
         f"faiss {values('faiss')}",

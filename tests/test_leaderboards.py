@@ -1,6 +1,7 @@
 """Publishing leaderboards from real result files: ranking with ties, failed and missing units,
 schema validation, deterministic rendering, `bench verify`, and the committed boards."""
 
+import dataclasses
 import json
 import math
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import bench
-from bench.boards import collect_boards
+from bench.boards import budget_phrase, catalog_change, collect_boards
 from bench.cards import board_cards
 from bench.cli import main
 from bench.errors import BenchError
@@ -22,9 +23,11 @@ from bench.leaderboard import (
     rank,
 )
 from bench.orchestration import RunConfig, run
+from bench.plots import budget_curves_figure
 from bench.plugins import load_plugins
 from bench.publish import docs_link, publish
 from bench.results import ResultError, load_result
+from bench.scenarios import builtin_scenarios
 from tests.conftest import TINY
 
 ROOT = Path(__file__).parents[1]
@@ -111,6 +114,26 @@ def test_a_board_refuses_units_trained_under_different_settings(results_dir, tmp
     stale.write_text(json.dumps(raw))
     (board,) = collect_boards([copy])
     assert "l2" in board.methods
+
+
+def test_the_convergence_figure_draws_every_method_at_both_budgets(results_dir, tmp_path):
+    (board,) = collect_boards([results_dir])
+    path = budget_curves_figure({"quick": board.results, "quick-x2": board.results},
+                                tmp_path / "curves.png", "two budgets")
+    assert path is not None and path.stat().st_size > 10_000
+    without = [dataclasses.replace(r, steps=[{**s, "curves": []} for s in r.steps])
+               for r in board.results]
+    assert budget_curves_figure({"quick": without}, tmp_path / "none.png", "none") is None
+
+
+def test_a_board_states_its_budget_and_whether_the_catalog_changed_it_since():
+    spec = next(s for s in builtin_scenarios() if s.name == "multistep")
+    assert catalog_change(spec, "standard") == ""
+    older = dataclasses.replace(spec, presets={**spec.presets, "standard": dataclasses.replace(
+        spec.presets["standard"], epochs=7)})
+    note = catalog_change(older, "standard")
+    assert f"has changed since, to epochs {spec.presets['standard'].epochs}" in note
+    assert budget_phrase(older.presets["standard"]).startswith("7 epochs on ")
 
 
 def test_result_files_are_validated_and_older_versions_load(results_dir, tmp_path):
