@@ -63,6 +63,17 @@ def _save(fig: Any, path: Path, dpi: int, title: str | None = None) -> Path:
     return path
 
 
+def _method_panels(methods: Sequence[str], height: float) -> tuple[Any, list[tuple[Any, str]]]:
+    """A figure with one panel per method, four to a row, and each panel with its method."""
+    plt = _pyplot()
+    columns = min(4, len(methods))
+    rows = -(-len(methods) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, height * rows), squeeze=False)
+    for ax in axes.flat[len(methods):]:
+        ax.set_visible(False)
+    return fig, list(zip(axes.flat, methods, strict=False))
+
+
 def matrix_heatmap(C: np.ndarray, path: Path, title: str) -> Path:
     """The compatibility matrix as a heatmap: row i = query model, column j = gallery model,
     each cell annotated; cells above the diagonal (undefined) are blank."""
@@ -171,12 +182,8 @@ def training_curves_figure(results: Sequence[RunResult], path: Path, title: str)
             runs.setdefault(r.method, []).append(epochs)
     if not runs:
         return None
-    plt = _pyplot()
-    methods = sorted(runs)
-    columns = min(4, len(methods))
-    rows = -(-len(methods) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
-    for ax, method in zip(axes.flat, methods, strict=False):
+    fig, panels = _method_panels(sorted(runs), 3.0)
+    for ax, method in panels:
         seeds = [s for s in runs[method] if len(s) == len(runs[method][0])]
         terms = [k for k in seeds[0][-1] if k not in ("epoch", "lr")]
         x = np.arange(1, len(seeds[0]) + 1)
@@ -191,8 +198,6 @@ def training_curves_figure(results: Sequence[RunResult], path: Path, title: str)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    for ax in axes.flat[len(methods):]:
-        ax.set_visible(False)
     return _save(fig, path, 110, title)
 
 
@@ -202,38 +207,30 @@ def budget_curves_figure(budgets: dict[str, Sequence[RunResult]], path: Path,
     against the share of each step's training done, steps end to end: whether the longer
     budget ends each step where the shorter one does. Mean over seeds. None without curves."""
     runs: dict[str, dict[str, list[np.ndarray]]] = {}
+    steps = 0
     for label, results in budgets.items():
         for r in results:
-            if r.status != "ok":
-                continue
             x, y = [], []
             for index, step in enumerate(r.steps):
                 epochs = [e for curve in step.get("curves", []) for e in curve]
                 x += [index + (k + 1) / len(epochs) for k in range(len(epochs))]
                 y += [e["loss"] for e in epochs]
-            if y:
+            if r.status == "ok" and y:
                 runs.setdefault(r.method, {}).setdefault(label, []).append(np.array([x, y]))
+                steps = max(steps, len(r.steps))
     if not runs:
         return None
-    plt = _pyplot()
-    methods = sorted(runs)
-    columns = min(4, len(methods))
-    rows = -(-len(methods) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows), squeeze=False)
-    for ax, method in zip(axes.flat, methods, strict=False):
+    fig, panels = _method_panels(sorted(runs), 2.8)
+    for ax, method in panels:
         for label, curves in runs[method].items():
-            same = [c for c in curves if c.shape == curves[0].shape]
-            mean = np.mean(same, axis=0)
+            mean = np.mean([c for c in curves if c.shape == curves[0].shape], axis=0)
             ax.plot(mean[0], mean[1], lw=1.2, label=label)
-        for boundary in range(1, int(np.ceil(max(c[0].max() for cs in runs[method].values()
-                                                  for c in cs)))):
+        for boundary in range(1, steps):
             ax.axvline(boundary, color="grey", ls=":", lw=1)
         ax.set_title(method, fontsize=9)
         ax.set_xlabel("step (share of its epochs)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    for ax in axes.flat[len(methods):]:
-        ax.set_visible(False)
     return _save(fig, path, 100, title)
 
 
