@@ -10,7 +10,7 @@ so an interrupted study resumes, and the preset's results can be the board's.
 
     .venv/bin/python benchmarks/convergence.py --scenario multistep --preset standard \
         --seeds 3 --out convergence/ [--results leaderboards/results] [--method NAME ...] \
-        [--from-files] [--write docs/convergence.md]
+        [--from-files] [--write docs/convergence/NAME.md]
 
 `--from-files` compares the result files already there without running anything (e.g. after
 a change of the harness's code, which would retrain); `--write` saves the comparison as
