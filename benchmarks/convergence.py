@@ -28,13 +28,15 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from bench.boards import require_one_setting, training_setting
+from bench.errors import BenchError
 from bench.leaderboard import kendall_tau, protocol_rankings, rank
 from bench.orchestration import RunConfig, run
 from bench.plots import budget_curves_figure
 from bench.plugins import load_plugins
 from bench.resolve import resolve_scenario
 from bench.results import RunResult, load_result, result_path
-from bench.scenarios import ScenarioSpec
+from bench.scenarios import ScenarioSpec, scenario_from_dict
 
 
 def doubled_scenario(spec: ScenarioSpec, preset: str, out: Path) -> Path:
@@ -83,16 +85,20 @@ def compare(spec: ScenarioSpec, once: list, twice: list) -> tuple[pd.DataFrame, 
 def stored(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
            preset: str) -> list[RunResult]:
     """The result files of `spec` under `out` for `seeds` (and `methods`, default all) made
-    under `preset`."""
-    found = []
+    under `preset`; refused if they were trained under different settings (a preset's name
+    outlives a redefinition of its budget)."""
+    found: list[tuple[Path, RunResult]] = []
     for folder in sorted((out / spec.name).iterdir()) if (out / spec.name).is_dir() else []:
         if methods and folder.name not in methods:
             continue
         for seed in seeds:
             path = result_path(out, spec.name, folder.name, seed)
             if path.is_file() and (result := load_result(path)).preset == preset:
-                found.append(result)
-    return found
+                found.append((path, result))
+    if found:
+        require_one_setting([(path, training_setting(scenario_from_dict(r.scenario_spec), preset))
+                             for path, r in found], f"{spec.name} on {spec.dataset}")
+    return [result for _, result in found]
 
 
 def report(spec: ScenarioSpec, preset: str, seeds: list[int], once: list, twice: list) -> str:
@@ -157,4 +163,7 @@ def finish(spec: ScenarioSpec, preset: str, seeds: list[int], once: list, twice:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        sys.exit(f"error: {error}")
