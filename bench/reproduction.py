@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.results import RunResult, mean_std, metric_values
+from bench.scenarios import scenario_from_dict
 
 PREFIX = {"leave-one-out": "", "seen-classes": "seen_", "growing-gallery": "",
           "transfer": ""}
@@ -154,6 +155,21 @@ def judge(claim: Claim, results: Sequence[RunResult]) -> Verdict:
     return Verdict(claim, verdict, mean_std(left_values), len(per_seed), reason)
 
 
+def budget_of(results: Sequence[RunResult]) -> str:
+    """The presets the results trained under, each with its epochs and share of images
+    ('standard: 32 epochs on 0.125 of the images'): a preset's name can change meaning."""
+    budgets = {}
+    for result in results:
+        budget = scenario_from_dict(result.scenario_spec).presets.get(result.preset)
+        if budget is None:
+            budgets[result.preset] = result.preset
+            continue
+        share = "all" if budget.data_fraction == 1 else f"{budget.data_fraction:g}"
+        budgets[result.preset] = (f"{result.preset}: {budget.epochs} epochs on {share} of "
+                                  "the images")
+    return ", ".join(budgets[name] for name in sorted(budgets)) or "—"
+
+
 def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS) -> str:
     """docs/reproduction.md: one row per claim, from the results of each claim's scenario."""
     rows = []
@@ -161,7 +177,7 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS) -> st
     for claim in claims:
         scenario = [r for r in results if r.scenario == claim.scenario]
         verdict = judge(claim, scenario)
-        preset = ", ".join(sorted({r.preset for r in scenario})) or "—"
+        preset = budget_of(scenario)
         rows.append(f"| `{claim.method}` | {claim.statement} ({claim.source}) | "
                     f"`{claim.scenario}`, {claim.protocol}, {preset} | {claim.criterion} | "
                     f"{verdict.ours} ({verdict.seeds} seed{'s' * (verdict.seeds != 1)}) | "

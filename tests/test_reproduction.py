@@ -56,7 +56,8 @@ def test_the_report_is_written_from_result_files(results, tmp_path, capsys):
     out, _ = results
     claims = [Claim("l2", "a claim", "a test", "tiny", "leave-one-out", "AC", ">=", 0.0)]
     text = report(collect_boards([out])[0].results, claims)
-    assert "| `l2` | a claim (a test) | `tiny`, leave-one-out, quick | AC >= 0.0 |" in text
+    assert ("| `l2` | a claim (a test) | `tiny`, leave-one-out, quick: 3 epochs on all of "
+            "the images | AC >= 0.0 |") in text
     assert "**reproduced**" in text
     path = tmp_path / "reproduction.md"
     assert main(["reproduction", str(out), "--write", str(path)]) == 0
