@@ -3,14 +3,19 @@ doubling changed: each method's final top-1 (mean over seeds) and its rank under
 protocol, with Kendall's τ between the two budgets' rankings.
 
 A preset is converged enough for a board when doubling moves no final top-1 by more than
-0.01 and no ranking (τ = 1). The doubled budget is a copy of the preset with twice the
-epochs (and twice the warm-up), under the name PRESET-x2, in a scenario file written to OUT.
+0.01 and no ranking (τ = 1). Beside that it prints the seed noise at 1×, from the preset's
+result files of seeds 0..NOISE_SEEDS−1 found there (nothing is run for them): each method's
+std of final top-1 over seeds, and Kendall τ between the rankings of every two seeds, the
+scale against which a single seed's move under doubling is read.
+
+The doubled budget is a copy of the preset with twice the epochs (and twice the warm-up),
+under the name PRESET-x2, in a scenario file written to OUT.
 Results (and their artifact stores) go to RESULTS (the preset's; default OUT/x1) and OUT/x2,
 so an interrupted study resumes, and the preset's results can be the board's.
 
     .venv/bin/python benchmarks/convergence.py --scenario multistep --preset standard \
         --seeds 3 --out convergence/ [--results leaderboards/results] [--method NAME ...] \
-        [--from-files] [--write docs/convergence/NAME.md]
+        [--noise-seeds 3] [--from-files] [--write docs/convergence/NAME.md]
 
 `--from-files` compares the result files already there without running anything (e.g. after
 a change of the harness's code, which would retrain); `--write` saves the comparison as
@@ -21,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,15 +64,17 @@ def doubled_scenario(spec: ScenarioSpec, preset: str, out: Path) -> Path:
     return path
 
 
-def compare(spec: ScenarioSpec, once: list, twice: list) -> tuple[pd.DataFrame, list[str]]:
-    """Per method: final top-1 at 1× and 2× and the rank under each protocol at each."""
+def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
+            noise: list[RunResult]) -> tuple[pd.DataFrame, list[str]]:
+    """Per method: final top-1 at 1× and 2× and the rank under each protocol at each, then
+    the seed noise at 1× from `noise` (results of more seeds at 1×)."""
     table = pd.DataFrame({"method": sorted({r.method for r in once})}).set_index("method")
     for label, results in (("1x", once), ("2x", twice)):
-        ok = [r for r in results if r.status == "ok"]
-        finals = pd.DataFrame([(r.method, r.metrics.get("final_top1")) for r in ok],
-                              columns=["method", "final"]).groupby("method")["final"].mean()
-        table[f"final top-1 {label}"] = finals
+        table[f"final top-1 {label}"] = final_top1(results).groupby("method").mean()
     table["Δ final top-1"] = table["final top-1 2x"] - table["final top-1 1x"]
+    std, noise_lines = seed_noise(spec, noise, set(table.index))
+    if len(std):
+        table["seed std 1x"] = std
     summary = []
     for protocol, keys in protocol_rankings(spec).items():
         ranks = {label: rank(spec, results, keys).set_index("method")["rank"]
@@ -79,31 +88,73 @@ def compare(spec: ScenarioSpec, once: list, twice: list) -> tuple[pd.DataFrame, 
     largest = float(np.nanmax(np.abs(table["Δ final top-1"]))) if len(table) else float("nan")
     summary.append(f"largest |Δ final top-1| = {largest:.3f} "
                    f"({'within' if largest <= 0.01 else 'above'} 0.01)")
-    return table.reset_index(), summary
+    return table.reset_index(), summary + [f"seed noise: {line}" for line in noise_lines]
 
 
-def stored(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
-           preset: str) -> list[RunResult]:
+def final_top1(results: list[RunResult]) -> pd.Series:
+    """Each method's final top-1 per unit (successful units only)."""
+    frame = pd.DataFrame([(r.method, r.metrics.get("final_top1")) for r in results
+                          if r.status == "ok"], columns=["method", "final"])
+    return frame.set_index("method")["final"]
+
+
+def seed_noise(spec: ScenarioSpec, results: list[RunResult], methods: set[str],
+               ) -> tuple[pd.Series, list[str]]:
+    """What changes between seeds at one budget: each of `methods`' std of final top-1 over
+    the seeds that hold all of them, and Kendall τ between every two of those seeds' rankings
+    under each protocol (nothing when fewer than two seeds are complete)."""
+    ok = [r for r in results if r.status == "ok" and r.method in methods]
+    seeds = [s for s in sorted({r.seed for r in ok})
+             if {r.method for r in ok if r.seed == s} == methods]
+    ok = [r for r in ok if r.seed in seeds]
+    if len(seeds) < 2:
+        return pd.Series(dtype=float), []
+    lines = []
+    for protocol, keys in protocol_rankings(spec).items():
+        ranks = {seed: rank(spec, [r for r in ok if r.seed == seed], keys)
+                 .set_index("method")["rank"].astype(float) for seed in seeds}
+        taus = [kendall_tau(list(ranks[a]), list(ranks[b].reindex(ranks[a].index)))
+                for a, b in itertools.combinations(seeds, 2)]
+        lines.append(f"{protocol}: Kendall τ between two seeds at 1× = "
+                     + ", ".join(f"{tau:+.2f}" for tau in taus)
+                     + f" (seeds {', '.join(map(str, seeds))}, every pair)")
+    std = final_top1(ok).groupby("method").std()
+    lines.append(f"largest std of final top-1 over seeds {', '.join(map(str, seeds))} at 1× = "
+                 f"{float(std.max()):.3f} ({std.idxmax()})")
+    return std, lines
+
+
+def found(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
+          preset: str) -> list[tuple[Path, RunResult, dict[str, Any]]]:
     """The result files of `spec` under `out` for `seeds` (and `methods`, default all) made
-    under `preset`; refused if they were trained under different settings (a preset's name
-    outlives a redefinition of its budget)."""
-    found: list[tuple[Path, RunResult]] = []
+    under `preset`, each with its training setting."""
+    units = []
     for folder in sorted((out / spec.name).iterdir()) if (out / spec.name).is_dir() else []:
         if methods and folder.name not in methods:
             continue
         for seed in seeds:
             path = result_path(out, spec.name, folder.name, seed)
             if path.is_file() and (result := load_result(path)).preset == preset:
-                found.append((path, result))
-    if found:
-        require_one_setting([(path, training_setting(scenario_from_dict(r.scenario_spec), preset))
-                             for path, r in found], f"{spec.name} on {spec.dataset}")
-    return [result for _, result in found]
+                setting = training_setting(scenario_from_dict(result.scenario_spec), preset)
+                units.append((path, result, setting))
+    return units
 
 
-def report(spec: ScenarioSpec, preset: str, seeds: list[int], once: list, twice: list) -> str:
+def stored(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
+           preset: str) -> list[RunResult]:
+    """The results `found` there, refused if they were trained under different settings (a
+    preset's name outlives a redefinition of its budget)."""
+    units = found(out, spec, seeds, methods, preset)
+    if units:
+        require_one_setting([(path, setting) for path, _, setting in units],
+                            f"{spec.name} on {spec.dataset}")
+    return [result for _, result, _ in units]
+
+
+def report(spec: ScenarioSpec, preset: str, seeds: list[int], once: list[RunResult],
+           twice: list[RunResult], noise: list[RunResult]) -> str:
     """The comparison as Markdown: the table, then the verdict lines."""
-    table, summary = compare(spec, once, twice)
+    table, summary = compare(spec, once, twice, noise)
     return "\n".join([
         f"## {spec.name}: {preset} against twice its epochs, seed"
         f"{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}", "",
@@ -120,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--results", type=Path, help="the preset's results (default OUT/x1)")
     parser.add_argument("--jobs", type=int, default=1, help="units at once (bench run --jobs)")
+    parser.add_argument("--noise-seeds", type=int, default=3,
+                        help="seeds of the preset's results read for the seed noise")
     parser.add_argument("--from-files", action="store_true",
                         help="compare the result files there; run nothing")
     parser.add_argument("--write", type=Path, help="also save the comparison (Markdown)")
@@ -130,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_files:
         once = stored(args.results or args.out / "x1", spec, seeds, args.method, args.preset)
         twice = stored(args.out / "x2", spec, seeds, args.method, f"{args.preset}-x2")
-        return finish(spec, args.preset, seeds, once, twice, args.write)
+        return finish(spec, args.preset, seeds, once, twice, noise_results(args, spec, once),
+                      args.write)
     _, once = run(RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
                             preset=args.preset, out_dir=args.results or args.out / "x1",
                             download=False, jobs=args.jobs), plugins)
@@ -138,16 +192,29 @@ def main(argv: list[str] | None = None) -> int:
     _, twice = run(RunConfig(scenario=str(doubled), methods=args.method, seeds=seeds,
                              preset=f"{args.preset}-x2", out_dir=args.out / "x2",
                              download=False, jobs=args.jobs), plugins)
-    return finish(spec, args.preset, seeds, once, twice, args.write)
+    return finish(spec, args.preset, seeds, once, twice, noise_results(args, spec, once),
+                  args.write)
 
 
-def finish(spec: ScenarioSpec, preset: str, seeds: list[int], once: list, twice: list,
-           write: Path | None) -> int:
+def noise_results(args: argparse.Namespace, spec: ScenarioSpec,
+                  once: list[RunResult]) -> list[RunResult]:
+    """The preset's result files of seeds 0..--noise-seeds−1 trained under the setting of
+    the compared ones (files of an older budget of the same name are left out)."""
+    if not once:
+        return []
+    like = training_setting(scenario_from_dict(once[0].scenario_spec), args.preset)
+    return [result for _, result, setting in
+            found(args.results or args.out / "x1", spec, list(range(args.noise_seeds)),
+                  args.method, args.preset) if setting == like]
+
+
+def finish(spec: ScenarioSpec, preset: str, seeds: list[int], once: list[RunResult],
+           twice: list[RunResult], noise: list[RunResult], write: Path | None) -> int:
     if not twice:
         raise SystemExit(f"no {preset}-x2 results of {spec.name} to compare")
     doubled = {r.method for r in twice}
     once = [r for r in once if r.method in doubled]  # rank the same methods at both budgets
-    text = report(spec, preset, seeds, once, twice)
+    text = report(spec, preset, seeds, once, twice, noise)
     print("\n" + text)
     if write:
         command = " ".join(["python", "benchmarks/convergence.py", *sys.argv[1:]])

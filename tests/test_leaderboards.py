@@ -2,6 +2,7 @@
 schema validation, deterministic rendering, `bench verify`, and the committed boards."""
 
 import dataclasses
+import importlib.util
 import json
 import math
 import shutil
@@ -124,6 +125,21 @@ def test_the_convergence_figure_draws_every_method_at_both_budgets(results_dir, 
     without = [dataclasses.replace(r, steps=[{**s, "curves": []} for s in r.steps])
                for r in board.results]
     assert budget_curves_figure({"quick": without}, tmp_path / "none.png", "none") is None
+
+
+def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(results_dir):
+    """benchmarks/convergence.py sets a budget's effect against the spread between seeds."""
+    location = ROOT / "benchmarks" / "convergence.py"
+    module_spec = importlib.util.spec_from_file_location("convergence", location)
+    convergence = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(convergence)
+    (board,) = collect_boards([results_dir])
+    finals = [r.metrics["final_top1"] for r in board.results if r.method == "independent"]
+    std, lines = convergence.seed_noise(board.spec, board.results, {"independent"})
+    assert std["independent"] == pytest.approx(statistics.stdev(finals))
+    assert "(seeds 0, 1, every pair)" in lines[0] and "(independent)" in lines[-1]
+    # l2 has no seed 1: with it, one complete seed is left, so no noise is claimed
+    assert convergence.seed_noise(board.spec, board.results, {"independent", "l2"})[1] == []
 
 
 def test_a_board_states_its_budget_and_whether_the_catalog_changed_it_since():
