@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.leaderboard import protocol_ranks, rank
+from bench.leaderboard import protocol_ranks, rank, seed_agreement
 from bench.results import RunResult, load_result
 from bench.scenarios import Budget, ScenarioSpec, builtin_scenarios, scenario_from_dict
 
@@ -47,6 +47,11 @@ class Board:
     def protocol_ranks(self) -> pd.DataFrame:
         """Each method's rank under each protocol that scores the scenario."""
         return protocol_ranks(self.spec, self.results)
+
+    @cached_property
+    def seed_agreement(self) -> dict[str, list[tuple[int, int, float]]]:
+        """Kendall's τ between every two seeds' rankings under each protocol."""
+        return seed_agreement(self.spec, self.results)
 
     @cached_property
     def table(self) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -231,9 +232,32 @@ def protocol_agreement(ranks: pd.DataFrame) -> list[tuple[str, str, float]]:
     return out
 
 
-def render_protocols(spec: ScenarioSpec, ranks: pd.DataFrame, fmt: str = "github") -> str:
+def seed_agreement(spec: ScenarioSpec, results: Sequence[RunResult],
+                   ) -> dict[str, list[tuple[int, int, float]]]:
+    """Kendall's τ between the rankings of every two seeds under each protocol, over the
+    methods that succeeded on both: how far a ranking moves with the seed alone, the yardstick
+    for the τ between protocols (and between budgets). Empty with fewer than two seeds."""
+    ok = [r for r in results if r.status == "ok"]
+    by_seed = {seed: [r for r in ok if r.seed == seed] for seed in sorted({r.seed for r in ok})}
+    scored = {name for r in ok for name in r.metrics}
+    agreement: dict[str, list[tuple[int, int, float]]] = {}
+    for protocol, keys in protocol_rankings(spec).items():
+        if keys[0] not in scored or len(by_seed) < 2:
+            continue
+        ranks = {seed: rank(spec, units, keys).set_index("method")["rank"]
+                 for seed, units in by_seed.items()}
+        agreement[protocol] = []
+        for a, b in itertools.combinations(by_seed, 2):
+            both = pd.DataFrame({"a": ranks[a], "b": ranks[b]}).dropna().astype(float)
+            agreement[protocol].append((a, b, kendall_tau(list(both["a"]), list(both["b"]))))
+    return agreement
+
+
+def render_protocols(spec: ScenarioSpec, ranks: pd.DataFrame, fmt: str = "github",
+                     seeds: dict[str, list[tuple[int, int, float]]] | None = None) -> str:
     """Ranks under each protocol (`protocol_ranks`) side by side, then Kendall's τ between
-    protocols: whether a verdict survives a change of protocol."""
+    protocols: whether a verdict survives a change of protocol; and, given `seeds`
+    (`seed_agreement`), τ between two seeds under one protocol, the noise to read it against."""
     protocols = [c for c in ranks.columns if c != "method"]
     if not protocols:
         return "No unit was scored under any protocol."
@@ -242,7 +266,12 @@ def render_protocols(spec: ScenarioSpec, ranks: pd.DataFrame, fmt: str = "github
     headers = ["method", *(f"{p} ({', '.join(protocol_rankings(spec)[p])})"
                            for p in protocols)]
     table = tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
-    taus = [f"Kendall τ {a} vs {b}: {'—' if np.isnan(t) else f'{t:+.2f}'}"
-            for a, b, t in protocol_agreement(ranks)]
+    def signed(tau: float) -> str:
+        return "—" if np.isnan(tau) else f"{tau:+.2f}"
+
+    taus = [f"Kendall τ {a} vs {b}: {signed(t)}" for a, b, t in protocol_agreement(ranks)]
+    taus += [f"Kendall τ between two seeds under {protocol}: "
+             + ", ".join(f"{signed(t)} (seeds {a}, {b})" for a, b, t in pairs)
+             for protocol, pairs in (seeds or {}).items()]
     separator = "<br>" if fmt == "html" else "\n\n"
     return table + (separator + separator.join(taus) if taus else "")

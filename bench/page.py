@@ -212,6 +212,8 @@ def board_section(board: Board) -> list[str]:
                        f'alt="training loss per epoch">')
     if board.has_diagnostics:
         figures.append(f'<img src="{board.slug}/feature-geometry.png" alt="feature geometry">')
+    protocols_html = render_protocols(board.spec, board.protocol_ranks, fmt="html",
+                                      seeds=board.seed_agreement)
     return [f'<h2 id="{board.slug}">{html.escape(board.spec.name)} on '
             f"{html.escape(board.spec.dataset)}</h2>",
             f"<p>{html.escape(board.spec.description)}</p>",
@@ -219,8 +221,7 @@ def board_section(board: Board) -> list[str]:
             f"its 95% confidence interval; click a header to sort).</p>",
             protocol_switch(board, table_id), ranking_table(board, table_id),
             "<h3>Ranking under each protocol</h3>",
-            f'<div class="protocols">'
-            f"{render_protocols(board.spec, board.protocol_ranks, fmt='html')}</div>",
+            f'<div class="protocols">{protocols_html}</div>',
             f"<ul>{provenance}</ul>",
             "<details><summary>Compatibility matrices (top-1, mean over seeds)</summary>"
             f"{matrices}</details>",

@@ -48,8 +48,11 @@ def board_markdown(board: Board, figures: bool = True) -> str:
              f"with failed or missing units says so in its status.", "",
              render_ranking(spec, board.table), "", "## Ranking under each protocol", "",
              "The same units scored under every protocol that applies (docs/metrics.md, "
-             "Protocols); τ near 1 means the verdict does not depend on the protocol.", "",
-             render_protocols(spec, board.protocol_ranks), "", "## Provenance", "",
+             "Protocols); τ near 1 means the verdict does not depend on the protocol. τ "
+             "between two seeds under one protocol is how far the ranking moves with the seed "
+             "alone: a τ between protocols within that range is no sign of disagreement.", "",
+             render_protocols(spec, board.protocol_ranks, seeds=board.seed_agreement), "",
+             "## Provenance", "",
              *provenance_lines(board), "", "## Compatibility matrices (top-1, mean over seeds)",
              "", "Row i = query model i, column j = gallery model j.", ""]
     if figures:
@@ -94,7 +97,11 @@ def write_board(board: Board, out: Path) -> list[Path]:
                "protocols": {"ranks": ranks.replace({np.nan: None}).to_dict(orient="records"),
                              "kendall_tau": [{"protocols": [a, b], "tau": None if np.isnan(t)
                                               else round(t, 4)}
-                                             for a, b, t in protocol_agreement(ranks)]},
+                                             for a, b, t in protocol_agreement(ranks)],
+                             "seed_kendall_tau": {
+                                 protocol: [{"seeds": [a, b], "tau": None if np.isnan(t)
+                                             else round(t, 4)} for a, b, t in pairs]
+                                 for protocol, pairs in board.seed_agreement.items()}},
                "table": board_records(board)}
     written[2].write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
     ranked = [m for m in board.table["method"] if m in board.methods] if len(board.table) else []

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from tabulate import tabulate
 
 from bench.boards import require_one_setting, training_setting
 from bench.errors import BenchError
-from bench.leaderboard import kendall_tau, protocol_rankings, rank
+from bench.leaderboard import kendall_tau, protocol_rankings, rank, seed_agreement
 from bench.orchestration import RunConfig, run
 from bench.plots import budget_curves_figure
 from bench.plugins import load_plugins
@@ -109,15 +108,10 @@ def seed_noise(spec: ScenarioSpec, results: list[RunResult], methods: set[str],
     ok = [r for r in ok if r.seed in seeds]
     if len(seeds) < 2:
         return pd.Series(dtype=float), []
-    lines = []
-    for protocol, keys in protocol_rankings(spec).items():
-        ranks = {seed: rank(spec, [r for r in ok if r.seed == seed], keys)
-                 .set_index("method")["rank"].astype(float) for seed in seeds}
-        taus = [kendall_tau(list(ranks[a]), list(ranks[b].reindex(ranks[a].index)))
-                for a, b in itertools.combinations(seeds, 2)]
-        lines.append(f"{protocol}: Kendall τ between two seeds at 1× = "
-                     + ", ".join(f"{tau:+.2f}" for tau in taus)
-                     + f" (seeds {', '.join(map(str, seeds))}, every pair)")
+    lines = [f"{protocol}: Kendall τ between two seeds at 1× = "
+             + ", ".join(f"{tau:+.2f}" for _, _, tau in pairs)
+             + f" (seeds {', '.join(map(str, seeds))}, every pair)"
+             for protocol, pairs in seed_agreement(spec, ok).items()]
     std = final_top1(ok).groupby("method").std()
     lines.append(f"largest std of final top-1 over seeds {', '.join(map(str, seeds))} at 1× = "
                  f"{float(std.max()):.3f} ({std.idxmax()})")

@@ -22,6 +22,7 @@ from bench.leaderboard import (
     protocol_rankings,
     protocol_ranks,
     rank,
+    seed_agreement,
 )
 from bench.orchestration import RunConfig, run
 from bench.plots import budget_curves_figure
@@ -253,6 +254,29 @@ def test_committed_boards_are_rendered_from_the_committed_results(tmp_path):
             assert (tmp_path / name).read_text() == (COMMITTED / name).read_text(), (
                 f"leaderboards/{name} is stale: run bench leaderboard leaderboards/results "
                 f"--publish leaderboards")
+
+
+def test_boards_show_how_far_the_ranking_moves_between_seeds(results_dir, tmp_path):
+    """τ between two seeds' rankings, the noise a τ between protocols is read against."""
+    board = collect_boards([results_dir])[0]
+    base = next(r for r in board.results if r.method == "independent" and r.seed == 0)
+    ac = {0: {"a": 0.9, "b": 0.5, "c": 0.1}, 1: {"a": 0.9, "b": 0.1, "c": 0.5}}
+    units = [dataclasses.replace(base, method=m, seed=seed, metrics={**base.metrics, "AC": v})
+             for seed, values in ac.items() for m, v in values.items()]
+    agreement = seed_agreement(board.spec, units)
+    assert set(agreement) == set(protocol_rankings(board.spec))
+    ((a, b, tau),) = agreement["leave-one-out"]
+    assert (a, b) == (0, 1) and tau == pytest.approx(1 / 3)  # 2 of 3 pairs agree
+    assert seed_agreement(board.spec, [u for u in units if u.seed == 0]) == {}
+    # the failed method and the method lacking seed 1 are left out of the real board's τ
+    ((_, _, real),) = board.seed_agreement["leave-one-out"]
+    assert math.isnan(real)  # one method (independent) on both seeds: nothing to order
+    publish([board], tmp_path)
+    assert "Kendall τ between two seeds under leave-one-out: — (seeds 0, 1)" in (
+        tmp_path / "tiny-synthetic.md").read_text()
+    payload = json.loads((tmp_path / "tiny-synthetic.json").read_text())
+    assert payload["protocols"]["seed_kendall_tau"]["leave-one-out"] == [
+        {"seeds": [0, 1], "tau": None}]
 
 
 def test_kendall_tau_counts_concordant_pairs_with_ties():
