@@ -266,6 +266,7 @@ def render_protocols(spec: ScenarioSpec, ranks: pd.DataFrame, fmt: str = "github
     headers = ["method", *(f"{p} ({', '.join(protocol_rankings(spec)[p])})"
                            for p in protocols)]
     table = tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+
     def signed(tau: float) -> str:
         return "—" if np.isnan(tau) else f"{tau:+.2f}"
 
