@@ -114,23 +114,24 @@ def collect_boards(paths: Iterable[Path]) -> list[Board]:
     boards = []
     for key, spec in sorted(specs.items()):
         members = [unit for k, unit in sorted(units.items()) if k[:2] == key]
-        require_one_setting([(path, setting) for _, path, setting in members],
-                            f"{key[0]} on {key[1]}")
+        require_one_setting([(path, setting) for _, path, setting in members], spec)
         boards.append(Board(spec, [result for result, _, _ in members]))
     return boards
 
 
-def require_one_setting(units: Sequence[tuple[Path, dict[str, Any]]], board: str) -> None:
+def require_one_setting(units: Sequence[tuple[Path, dict[str, Any]]],
+                        spec: ScenarioSpec) -> None:
     """Raise, naming two files and what differs, unless every unit's `training_setting` is
     the same: results of different budgets or scenario definitions are never compared."""
     first_path, first = units[0]
     for path, setting in units[1:]:
         if setting != first:
             raise BenchError(
-                f"{path} and {first_path} belong to one board ({board}) but were trained "
-                f"under different settings (" + "; ".join(_differences(setting, first)[:4])
+                f"{path} and {first_path} belong to one board ({spec.name} on {spec.dataset}) "
+                f"but were trained under different settings ("
+                + "; ".join(_differences(setting, first)[:4])
                 + "). A board ranks units of one setting: retrain the stale units "
-                f"(bench run --scenario {board.split(' on ')[0]} --preset ...) or move their "
+                f"(bench run --scenario {spec.name} --preset ...) or move their "
                 "files out of the folder.")
 
 

@@ -84,6 +84,11 @@ def board_records(board: Board) -> list[dict[str, Any]]:
             for row in table.to_dict(orient="records")]
 
 
+def tau_json(tau: float) -> float | None:
+    """A Kendall τ for the board's JSON: 4 decimals, null where undefined."""
+    return None if np.isnan(tau) else round(tau, 4)
+
+
 def write_board(board: Board, out: Path) -> list[Path]:
     """Markdown, CSV, JSON and figures of one board under `out`; returns the files."""
     out.mkdir(parents=True, exist_ok=True)
@@ -95,12 +100,11 @@ def write_board(board: Board, out: Path) -> list[Path]:
     payload = {"scenario": board.spec.name, "dataset": board.spec.dataset,
                "ranking": list(ranking_keys(board.spec)), "provenance": provenance_lines(board),
                "protocols": {"ranks": ranks.replace({np.nan: None}).to_dict(orient="records"),
-                             "kendall_tau": [{"protocols": [a, b], "tau": None if np.isnan(t)
-                                              else round(t, 4)}
+                             "kendall_tau": [{"protocols": [a, b], "tau": tau_json(t)}
                                              for a, b, t in protocol_agreement(ranks)],
                              "seed_kendall_tau": {
-                                 protocol: [{"seeds": [a, b], "tau": None if np.isnan(t)
-                                             else round(t, 4)} for a, b, t in pairs]
+                                 protocol: [{"seeds": [a, b], "tau": tau_json(t)}
+                                            for a, b, t in pairs]
                                  for protocol, pairs in board.seed_agreement.items()}},
                "table": board_records(board)}
     written[2].write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")

@@ -140,8 +140,7 @@ def stored(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
     preset's name outlives a redefinition of its budget)."""
     units = found(out, spec, seeds, methods, preset)
     if units:
-        require_one_setting([(path, setting) for path, _, setting in units],
-                            f"{spec.name} on {spec.dataset}")
+        require_one_setting([(path, setting) for path, _, setting in units], spec)
     return [result for _, result, _ in units]
 
 
