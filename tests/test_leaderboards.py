@@ -118,6 +118,16 @@ def test_a_board_refuses_units_trained_under_different_settings(results_dir, tmp
     assert "l2" in board.methods
 
 
+@pytest.fixture(scope="module")
+def convergence():
+    """benchmarks/convergence.py, a script, imported as a module."""
+    module_spec = importlib.util.spec_from_file_location(
+        "convergence", ROOT / "benchmarks" / "convergence.py")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
 def test_the_convergence_figure_draws_every_method_at_both_budgets(results_dir, tmp_path):
     (board,) = collect_boards([results_dir])
     path = budget_curves_figure({"quick": board.results, "quick-x2": board.results},
@@ -128,12 +138,9 @@ def test_the_convergence_figure_draws_every_method_at_both_budgets(results_dir, 
     assert budget_curves_figure({"quick": without}, tmp_path / "none.png", "none") is None
 
 
-def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(results_dir):
+def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(results_dir,
+                                                                              convergence):
     """benchmarks/convergence.py sets a budget's effect against the spread between seeds."""
-    location = ROOT / "benchmarks" / "convergence.py"
-    module_spec = importlib.util.spec_from_file_location("convergence", location)
-    convergence = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(convergence)
     (board,) = collect_boards([results_dir])
     finals = [r.metrics["final_top1"] for r in board.results if r.method == "independent"]
     std, lines = convergence.seed_noise(board.spec, board.results, {"independent"})
@@ -141,6 +148,33 @@ def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(res
     assert "(seeds 0, 1, every pair)" in lines[0] and "(independent)" in lines[-1]
     # l2 has no seed 1: with it, one complete seed is left, so no noise is claimed
     assert convergence.seed_noise(board.spec, board.results, {"independent", "l2"})[1] == []
+
+
+def test_the_convergence_check_tells_a_real_swap_from_seed_noise(results_dir, convergence):
+    """A pair of methods that doubling reorders counts as a real move only when its gap is
+    beyond `RESOLVED_STANDARD_ERRORS` standard errors at both budgets."""
+    (board,) = collect_boards([results_dir])
+    units = {r.seed: r for r in board.results if r.method == "independent"}
+
+    def budget(acs: dict[str, tuple[float, float]]) -> list:
+        return [dataclasses.replace(units[seed], method=method,
+                                    metrics={**units[seed].metrics, "AC": ac[seed], "AM": 0.5})
+                for method, ac in acs.items() for seed in (0, 1)]
+
+    keys = ("AC", "AM")
+    once = rank(board.spec, budget({"a": (0.5, 0.7), "b": (0.1, 0.3)}), keys)
+    assert convergence.gap_in_standard_errors(once, "a", "b", keys) == pytest.approx(
+        0.4 / math.sqrt(0.02 / 2 + 0.02 / 2))  # 2.83: resolved
+    exact = rank(board.spec, budget({"a": (0.2, 0.2), "b": (0.6, 0.6)}), keys)
+    noisy = rank(board.spec, budget({"a": (0.3, 0.5), "b": (0.4, 0.6)}), keys)
+    real = convergence.swapped_pairs(once, exact, keys)
+    assert real == [("a", "b", pytest.approx(2.828, abs=1e-3), math.inf)]
+    assert "1 of 1 pairs, 1 resolved" in convergence.swap_line("leave-one-out", once, exact, keys)
+    line = convergence.swap_line("leave-one-out", once, noisy, keys)
+    assert "1 of 1 pairs, 0 resolved" in line and "a/b (2.8, 0.7)" in line
+    assert convergence.swapped_pairs(once, once, keys) == []
+    tied = rank(board.spec, budget({"a": (0.2, 0.2), "b": (0.2, 0.2)}), keys)
+    assert convergence.swapped_pairs(once, tied, keys) == []  # a tie is no swap
 
 
 def test_a_board_states_its_budget_and_whether_the_catalog_changed_it_since():
