@@ -49,6 +49,11 @@ class Board:
         return protocol_ranks(self.spec, self.results)
 
     @cached_property
+    def protocol_ranges(self) -> pd.DataFrame:
+        """Each method's rank range within seed noise under each protocol, as text."""
+        return protocol_ranks(self.spec, self.results, column="range")
+
+    @cached_property
     def seed_agreement(self) -> dict[str, list[tuple[int, int, float]]]:
         """Kendall's τ between every two seeds' rankings under each protocol."""
         return seed_agreement(self.spec, self.results)

@@ -80,7 +80,8 @@ def with_update_gain(results: Sequence[RunResult]) -> pd.DataFrame:
 
 def rank(spec: ScenarioSpec, results: Sequence[RunResult],
          keys: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean and std over seeds per method, sorted by `keys` (default: the board's ranking).
+    """Mean and std over seeds per method, sorted by `keys` (default: the board's ranking),
+    with each method's rank range within seed noise (`rank_ranges`).
 
     Methods with failed units keep a row (status "failed (k/n)"), as do methods lacking a
     seed that others have ("missing seed s"); equal keys share a rank.
@@ -104,16 +105,26 @@ def rank(spec: ScenarioSpec, results: Sequence[RunResult],
                 row[column] = agg.loc[method, (column, "mean")]
                 row[f"{column}_std"] = agg.loc[method, (column, "std")]
         rows.append(row)
-    table = pd.DataFrame(rows)
+    table = ordered(pd.DataFrame(rows), keys)
+    best, worst = rank_ranges(table, seed_ranks(frame, keys))
+    table.insert(1, "rank_best", best)
+    table.insert(2, "rank_worst", worst)
+    return table
+
+
+def ordered(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The rows sorted by `keys`, best first, with a `rank` column: equal keys share a rank;
+    a row lacking the first key is unranked (None); a missing tie-breaker only sorts last."""
+    table = table.copy()
     for key in keys:
         if key not in table:
             table[key] = np.nan
-    table = table.sort_values(keys, ascending=False, na_position="last", kind="stable")
+    table = table.sort_values(list(keys), ascending=False, na_position="last", kind="stable")
     ranks: list[int | None] = []
     previous: tuple[Any, ...] | None = None
-    for position, values in enumerate(table[keys].itertuples(index=False), start=1):
+    for position, values in enumerate(table[list(keys)].itertuples(index=False), start=1):
         current = tuple(values)
-        if pd.isna(current[0]):  # unranked; a missing tie-breaker only sorts last
+        if pd.isna(current[0]):
             ranks.append(None)
         else:
             same = previous is not None and all(
@@ -123,6 +134,46 @@ def rank(spec: ScenarioSpec, results: Sequence[RunResult],
         previous = current
     table.insert(0, "rank", ranks)
     return table.reset_index(drop=True)
+
+
+def seed_ranks(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Each method's rank (rows) on each seed alone (columns), from the per-unit rows of
+    `with_update_gain`; NaN where the method has no ranked unit of that seed."""
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({seed: ordered(units, keys).set_index("method")["rank"]
+                         for seed, units in frame.groupby("seed")}).astype(float)
+
+
+def rank_ranges(table: pd.DataFrame, seeds: pd.DataFrame) -> tuple[list[float], list[float]]:
+    """The best and worst rank each method of an `ordered` table could hold within seed noise:
+    1 + the methods ranked ahead of it on every seed both have, and the number of ranked
+    methods − those behind it on every such seed. Only an order that holds on each of at
+    least two seeds counts (the reproduction report's rule); NaN for an unranked method or
+    one with a single seed."""
+    ranked = [m for m, r in zip(table["method"], table["rank"], strict=True) if pd.notna(r)]
+    best: list[float] = []
+    worst: list[float] = []
+    for method, position in zip(table["method"], table["rank"], strict=True):
+        if pd.isna(position) or method not in seeds.index or seeds.loc[method].count() < 2:
+            best.append(np.nan)
+            worst.append(np.nan)
+            continue
+        ahead = behind = 0
+        for other in ranked:
+            both = seeds.loc[[method, other]].dropna(axis=1)
+            if other == method or both.shape[1] < 2:
+                continue
+            ahead += bool((both.loc[other] < both.loc[method]).all())
+            behind += bool((both.loc[other] > both.loc[method]).all())
+        best.append(1 + ahead)
+        worst.append(len(ranked) - behind)
+    return best, worst
+
+
+def range_text(best: float, worst: float) -> str:
+    """A rank range as shown: "2–9", "—" when there is none."""
+    return "—" if pd.isna(best) else f"{int(best)}–{int(worst)}"
 
 
 UNSPREAD = ("seeds", "side_info_bytes")  # shown as whole numbers, without a spread
@@ -161,10 +212,11 @@ def ranking_columns(spec: ScenarioSpec, table: pd.DataFrame) -> list[tuple[str, 
 def render_ranking(spec: ScenarioSpec, table: pd.DataFrame, fmt: str = "github") -> str:
     """The ranked table as text (GitHub Markdown by default)."""
     columns = ranking_columns(spec, table)
-    headers = ["rank", "method", *(label for _, label in columns), "status"]
+    headers = ["rank", "method", "rank range", *(label for _, label in columns), "status"]
     body = []
     for _, row in table.iterrows():
-        body.append([row["rank"] if pd.notna(row["rank"]) else "—", row["method"]]
+        body.append([row["rank"] if pd.notna(row["rank"]) else "—", row["method"],
+                     range_text(row["rank_best"], row["rank_worst"])]
                     + [cell_text(row, key) for key, _ in columns]
                     + [row["status"]])
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
@@ -209,13 +261,19 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
     return float((concordant - discordant) / np.sqrt(pairs_a * pairs_b))
 
 
-def protocol_ranks(spec: ScenarioSpec, results: Sequence[RunResult]) -> pd.DataFrame:
+def protocol_ranks(spec: ScenarioSpec, results: Sequence[RunResult],
+                   column: str = "rank") -> pd.DataFrame:
     """Each method's rank under each protocol that scores `spec` (one column per protocol),
     in the board's order; a protocol none of the results was scored under (results of
-    older code) is left out."""
+    older code) is left out. `column="range"`: the rank range within seed noise as text
+    (`rank_ranges`) instead."""
     scored = {name for r in results for name in r.metrics}
-    ranks = {protocol: rank(spec, results, keys).set_index("method")["rank"]
-             for protocol, keys in protocol_rankings(spec).items() if keys[0] in scored}
+    tables = {protocol: rank(spec, results, keys).set_index("method")
+              for protocol, keys in protocol_rankings(spec).items() if keys[0] in scored}
+    ranks = {protocol: table["rank"] if column == "rank" else
+             pd.Series([range_text(b, w) for b, w in zip(table["rank_best"], table["rank_worst"],
+                                                         strict=True)], index=table.index)
+             for protocol, table in tables.items()}
     order = rank(spec, results)["method"]
     return pd.DataFrame(ranks).reindex(order).rename_axis("method").reset_index()
 
@@ -237,31 +295,40 @@ def seed_agreement(spec: ScenarioSpec, results: Sequence[RunResult],
     """Kendall's τ between the rankings of every two seeds under each protocol, over the
     methods that succeeded on both: how far a ranking moves with the seed alone, the yardstick
     for the τ between protocols (and between budgets). Empty with fewer than two seeds."""
-    ok = [r for r in results if r.status == "ok"]
-    by_seed = {seed: [r for r in ok if r.seed == seed] for seed in sorted({r.seed for r in ok})}
-    scored = {name for r in ok for name in r.metrics}
+    frame = with_update_gain(results)
     agreement: dict[str, list[tuple[int, int, float]]] = {}
     for protocol, keys in protocol_rankings(spec).items():
-        if keys[0] not in scored or len(by_seed) < 2:
+        if keys[0] not in frame or frame["seed"].nunique() < 2:
             continue
-        ranks = {seed: rank(spec, units, keys).set_index("method")["rank"]
-                 for seed, units in by_seed.items()}
+        ranks = seed_ranks(frame, keys)
         agreement[protocol] = []
-        for a, b in itertools.combinations(by_seed, 2):
-            both = pd.DataFrame({"a": ranks[a], "b": ranks[b]}).dropna().astype(float)
-            agreement[protocol].append((a, b, kendall_tau(list(both["a"]), list(both["b"]))))
+        for a, b in itertools.combinations(ranks.columns, 2):
+            both = ranks[[a, b]].dropna()
+            agreement[protocol].append((int(a), int(b), kendall_tau(list(both[a]),
+                                                                    list(both[b]))))
     return agreement
 
 
 def render_protocols(spec: ScenarioSpec, ranks: pd.DataFrame, fmt: str = "github",
-                     seeds: dict[str, list[tuple[int, int, float]]] | None = None) -> str:
-    """Ranks under each protocol (`protocol_ranks`) side by side, then Kendall's τ between
-    protocols: whether a verdict survives a change of protocol; and, given `seeds`
-    (`seed_agreement`), τ between two seeds under one protocol, the noise to read it against."""
+                     seeds: dict[str, list[tuple[int, int, float]]] | None = None,
+                     ranges: pd.DataFrame | None = None) -> str:
+    """Ranks under each protocol (`protocol_ranks`) side by side, each with its range within
+    seed noise where `ranges` gives one, then Kendall's τ between protocols: whether a verdict
+    survives a change of protocol; and, given `seeds` (`seed_agreement`), τ between two seeds
+    under one protocol, the noise to read it against."""
     protocols = [c for c in ranks.columns if c != "method"]
     if not protocols:
         return "No unit was scored under any protocol."
-    body = [[row["method"], *("—" if pd.isna(row[p]) else str(int(row[p])) for p in protocols)]
+    within = (ranges.set_index("method") if ranges is not None
+              else pd.DataFrame(index=ranks["method"], columns=protocols))
+
+    def shown(method: str, protocol: str, value: float) -> str:
+        if pd.isna(value):
+            return "—"
+        spread = within.at[method, protocol]
+        return f"{int(value)}" + ("" if pd.isna(spread) or spread == "—" else f" ({spread})")
+
+    body = [[row["method"], *(shown(row["method"], p, row[p]) for p in protocols)]
             for _, row in ranks.iterrows()]
     headers = ["method", *(f"{p} ({', '.join(protocol_rankings(spec)[p])})"
                            for p in protocols)]

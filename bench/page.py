@@ -25,6 +25,7 @@ from bench.leaderboard import (
     cell_text,
     mean_matrix,
     protocol_rankings,
+    range_text,
     ranking_columns,
     ranking_keys,
     render_matrix,
@@ -90,9 +91,10 @@ document.querySelectorAll('select.protocol').forEach(select => select.addEventLi
   () => {
     const table = document.getElementById(select.dataset.table);
     for (const row of table.tBodies[0].rows) {
-      const rank = JSON.parse(row.dataset.ranks)[select.value];
-      row.cells[0].textContent = rank === null || rank === undefined ? '\\u2014' : rank;
-      row.cells[0].dataset.value = rank === null || rank === undefined ? '' : rank;
+      const [rank, range] = JSON.parse(row.dataset.ranks)[select.value] || [null, '\\u2014'];
+      row.cells[0].textContent = rank === null ? '\\u2014' : rank;
+      row.cells[0].dataset.value = rank === null ? '' : rank;
+      row.cells[2].textContent = range;
     }
     sortBy(table, 0, 1);
   }));
@@ -137,18 +139,22 @@ def ranking_table(board: Board, table_id: str) -> str:
     columns = ranking_columns(board.spec, board.table)
     best = best_values(board.table, [key for key, _ in columns])
     ranks = board.protocol_ranks.set_index("method")
-    head = ['<th data-first="asc">rank</th>', '<th class="text" data-first="asc">method</th>']
+    ranges = board.protocol_ranges.set_index("method")
+    head = ['<th data-first="asc">rank</th>', '<th class="text" data-first="asc">method</th>',
+            '<th class="text" data-first="asc" title="the ranks it could hold within seed '
+            'noise">rank range</th>']
     head += [f'<th data-first="{"asc" if key in LOWER_IS_BETTER else "desc"}">'
              f"{html.escape(label)}</th>" for key, label in columns]
     head.append('<th class="text" data-first="asc">status</th>')
     rows = []
     for _, row in board.table.iterrows():
-        own = {p: (None if pd.isna(r) else int(r))
+        own = {p: (None if pd.isna(r) else int(r), ranges.at[row["method"], p])
                for p, r in (ranks.loc[row["method"]].items() if row["method"] in ranks.index
                             else [])}
         rank = "" if pd.isna(row["rank"]) else str(int(row["rank"]))
         cells = [f'<td data-value="{rank}">{rank or "—"}</td>',
-                 f'<td class="text">{html.escape(row["method"])}</td>']
+                 f'<td class="text">{html.escape(row["method"])}</td>',
+                 f'<td class="text">{range_text(row["rank_best"], row["rank_worst"])}</td>']
         cells += [_cell(row, key, key in best and row.get(key) == best[key])
                   for key, _ in columns]
         cells.append(f'<td class="text">{html.escape(str(row["status"]))}</td>')
@@ -213,6 +219,7 @@ def board_section(board: Board) -> list[str]:
     if board.has_diagnostics:
         figures.append(f'<img src="{board.slug}/feature-geometry.png" alt="feature geometry">')
     protocols_html = render_protocols(board.spec, board.protocol_ranks, fmt="html",
+                                      ranges=board.protocol_ranges,
                                       seeds=board.seed_agreement)
     return [f'<h2 id="{board.slug}">{html.escape(board.spec.name)} on '
             f"{html.escape(board.spec.dataset)}</h2>",

@@ -45,13 +45,18 @@ def board_markdown(board: Board, figures: bool = True) -> str:
     order = ", then ".join(RANKING_LABELS.get(k, k) for k in ranking_keys(spec))
     lines = [f"# {spec.name} on {spec.dataset}", "", spec.description, "",
              f"Ranked by {order}; {seeds_phrase(board)}. Equal keys share a rank; a method "
-             f"with failed or missing units says so in its status.", "",
+             f"with failed or missing units says so in its status. The rank range holds the "
+             f"ranks a method could have within seed noise: only a method ranked ahead of it "
+             f"on every seed counts as surely ahead.", "",
              render_ranking(spec, board.table), "", "## Ranking under each protocol", "",
              "The same units scored under every protocol that applies (docs/metrics.md, "
              "Protocols); τ near 1 means the verdict does not depend on the protocol. τ "
              "between two seeds under one protocol is how far the ranking moves with the seed "
-             "alone: a τ between protocols within that range is no sign of disagreement.", "",
-             render_protocols(spec, board.protocol_ranks, seeds=board.seed_agreement), "",
+             "alone: a τ between protocols within that range is no sign of disagreement. "
+             "Beside each rank, the ranks the method could hold within seed noise (docs/"
+             "metrics.md, Rank range).", "",
+             render_protocols(spec, board.protocol_ranks, seeds=board.seed_agreement,
+                              ranges=board.protocol_ranges), "",
              "## Provenance", "",
              *provenance_lines(board), "", "## Compatibility matrices (top-1, mean over seeds)",
              "", "Row i = query model i, column j = gallery model j.", ""]
@@ -100,6 +105,7 @@ def write_board(board: Board, out: Path) -> list[Path]:
     payload = {"scenario": board.spec.name, "dataset": board.spec.dataset,
                "ranking": list(ranking_keys(board.spec)), "provenance": provenance_lines(board),
                "protocols": {"ranks": ranks.replace({np.nan: None}).to_dict(orient="records"),
+                             "rank_ranges": board.protocol_ranges.to_dict(orient="records"),
                              "kendall_tau": [{"protocols": [a, b], "tau": tau_json(t)}
                                              for a, b, t in protocol_agreement(ranks)],
                              "seed_kendall_tau": {

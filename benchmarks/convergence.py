@@ -7,9 +7,9 @@ A preset is converged enough for a board when doubling moves no final top-1 by m
 result files of seeds 0..NOISE_SEEDS−1 found there (nothing is run for them): each method's
 std of final top-1 over seeds, and Kendall τ between the rankings of every two seeds, the
 scale against which a single seed's move under doubling is read. With several seeds it also
-lists every pair of methods that doubling swaps, with the pair's gap at each budget in
-standard errors of the difference of their means: a swap resolved beyond
-`RESOLVED_STANDARD_ERRORS` at both budgets is a real move, the others are within seed noise.
+lists every pair of methods that doubling swaps, with the seeds on which the first of the
+pair ranks ahead at each budget: a swap whose order held on every seed at either budget is a
+real move (the boards' rank ranges use the same rule), the others are within seed noise.
 
 The doubled budget is a copy of the preset with twice the epochs (and twice the warm-up),
 under the name PRESET-x2, in a scenario file written to OUT.
@@ -40,7 +40,14 @@ from tabulate import tabulate
 
 from bench.boards import require_one_setting, training_setting
 from bench.errors import BenchError
-from bench.leaderboard import kendall_tau, protocol_rankings, rank, seed_agreement
+from bench.leaderboard import (
+    kendall_tau,
+    protocol_rankings,
+    rank,
+    seed_agreement,
+    seed_ranks,
+    with_update_gain,
+)
 from bench.orchestration import RunConfig, run
 from bench.plots import budget_curves_figure
 from bench.plugins import load_plugins
@@ -89,59 +96,46 @@ def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
         summary.append(f"{protocol}: Kendall τ between 1× and 2× = {tau:+.2f}"
                        f"{'' if tau == 1 else ' (the ranking moved)'}")
         if tau != 1 and len({r.seed for r in once}) > 1:
-            summary.append(swap_line(protocol, rank(spec, once, keys), rank(spec, twice, keys),
-                                     keys))
+            summary.append(swap_line(protocol, swapped_pairs(spec, once, twice, keys),
+                                     len(both)))
     largest = float(np.nanmax(np.abs(table["Δ final top-1"]))) if len(table) else float("nan")
     summary.append(f"largest |Δ final top-1| = {largest:.3f} "
                    f"({'within' if largest <= 0.01 else 'above'} 0.01)")
     return table.reset_index(), summary + [f"seed noise: {line}" for line in noise_lines]
 
 
-RESOLVED_STANDARD_ERRORS = 2.0
-"""A gap between two methods' means this many standard errors wide orders them beyond seed
-noise (a screen, not a test: with 3 seeds a standard error is itself rough)."""
-
-
-def gap_in_standard_errors(table: pd.DataFrame, a: str, b: str, keys: tuple[str, ...]) -> float:
-    """How far apart methods `a` and `b` of a `rank` table are on the first of `keys` whose
-    means differ, in standard errors of the difference of means (inf when neither varies
-    over seeds, 0 when every key ties)."""
-    rows = table.set_index("method")
-    first, second = rows.loc[a], rows.loc[b]
-    for key in keys:
-        if pd.isna(first[key]) or pd.isna(second[key]) or first[key] == second[key]:
-            continue
-        error = np.sqrt(first[f"{key}_std"] ** 2 / first["seeds"]
-                        + second[f"{key}_std"] ** 2 / second["seeds"])
-        return float(abs(first[key] - second[key]) / error) if error > 0 else float("inf")
-    return 0.0
-
-
-def swapped_pairs(once: pd.DataFrame, twice: pd.DataFrame, keys: tuple[str, ...],
-                  ) -> list[tuple[str, str, float, float]]:
-    """Every pair of methods that the two `rank` tables order oppositely, with the pair's gap
-    in standard errors at each budget, the best resolved first."""
-    ranks = pd.DataFrame({"1x": once.set_index("method")["rank"],
-                          "2x": twice.set_index("method")["rank"]}).dropna()
+def swapped_pairs(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
+                  keys: tuple[str, ...]) -> list[tuple[str, str, str, str, bool]]:
+    """Every pair of methods (a, b) whose mean ranks the two budgets order oppositely: the
+    seeds on which a ranks ahead of b at 1× and at 2× ("2/3"), and whether either budget's
+    order held on every seed (a real move rather than seed noise)."""
+    means = [rank(spec, results, keys).set_index("method")["rank"] for results in (once, twice)]
+    seeds = [seed_ranks(with_update_gain(results), keys) for results in (once, twice)]
+    both = pd.DataFrame({"1x": means[0], "2x": means[1]}).dropna()
     pairs = []
-    for a, b in itertools.combinations(sorted(ranks.index), 2):
-        if np.sign(ranks.at[a, "1x"] - ranks.at[b, "1x"]) * np.sign(
-                ranks.at[a, "2x"] - ranks.at[b, "2x"]) < 0:
-            pairs.append((a, b, gap_in_standard_errors(once, a, b, keys),
-                          gap_in_standard_errors(twice, a, b, keys)))
-    return sorted(pairs, key=lambda pair: -min(pair[2], pair[3]))
+    for a, b in itertools.combinations(sorted(both.index), 2):
+        first, second = (np.sign(both.at[b, budget] - both.at[a, budget])
+                         for budget in ("1x", "2x"))
+        if first * second >= 0:
+            continue
+        counts, firm = [], False
+        for per_seed, leader in zip(seeds, (first, second), strict=True):
+            shared = per_seed.loc[[a, b]].dropna(axis=1)
+            ahead = int((shared.loc[a] < shared.loc[b]).sum())
+            behind = int((shared.loc[b] < shared.loc[a]).sum())
+            counts.append(f"{ahead}/{shared.shape[1]}")
+            firm |= shared.shape[1] > 1 and (ahead if leader > 0 else behind) == shared.shape[1]
+        pairs.append((a, b, counts[0], counts[1], firm))
+    return sorted(pairs, key=lambda pair: not pair[4])
 
 
-def swap_line(protocol: str, once: pd.DataFrame, twice: pd.DataFrame,
-              keys: tuple[str, ...]) -> str:
-    """Which swaps of `protocol`'s ranking are real moves and which are within seed noise."""
-    pairs = swapped_pairs(once, twice, keys)
-    resolved = [p for p in pairs if min(p[2], p[3]) >= RESOLVED_STANDARD_ERRORS]
-    total = len(once.dropna(subset=["rank"])) * (len(once.dropna(subset=["rank"])) - 1) // 2
-    listed = ", ".join(f"{a}/{b} ({one:.1f}, {two:.1f})" for a, b, one, two in pairs)
-    return (f"{protocol}: doubling swaps {len(pairs)} of {total} pairs, "
-            f"{len(resolved)} resolved beyond {RESOLVED_STANDARD_ERRORS:g} standard errors at "
-            f"both budgets (each pair's gap in standard errors at 1× and 2×: {listed})")
+def swap_line(protocol: str, pairs: list[tuple[str, str, str, str, bool]], methods: int) -> str:
+    """How many pairs doubling swaps under `protocol` and how many of those are real moves."""
+    listed = ", ".join(f"{a}/{b} ({one} → {two}{', held' if firm else ''})"
+                       for a, b, one, two, firm in pairs)
+    return (f"{protocol}: doubling swaps {len(pairs)} of {methods * (methods - 1) // 2} pairs, "
+            f"{sum(p[4] for p in pairs)} of them an order that held on every seed at either "
+            f"budget (seeds on which the first ranks ahead, at 1× → 2×: {listed or 'none'})")
 
 
 def final_top1(results: list[RunResult]) -> pd.Series:

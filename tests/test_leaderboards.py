@@ -9,6 +9,7 @@ import shutil
 import statistics
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import bench
@@ -22,6 +23,7 @@ from bench.leaderboard import (
     protocol_rankings,
     protocol_ranks,
     rank,
+    render_ranking,
     seed_agreement,
 )
 from bench.orchestration import RunConfig, run
@@ -151,30 +153,57 @@ def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(res
 
 
 def test_the_convergence_check_tells_a_real_swap_from_seed_noise(results_dir, convergence):
-    """A pair of methods that doubling reorders counts as a real move only when its gap is
-    beyond `RESOLVED_STANDARD_ERRORS` standard errors at both budgets."""
+    """A pair of methods that doubling reorders is a real move when its order held on every
+    seed at either budget; otherwise it is within seed noise."""
     (board,) = collect_boards([results_dir])
-    units = {r.seed: r for r in board.results if r.method == "independent"}
-
-    def budget(acs: dict[str, tuple[float, float]]) -> list:
-        return [dataclasses.replace(units[seed], method=method,
-                                    metrics={**units[seed].metrics, "AC": ac[seed], "AM": 0.5})
-                for method, ac in acs.items() for seed in (0, 1)]
-
     keys = ("AC", "AM")
-    once = rank(board.spec, budget({"a": (0.5, 0.7), "b": (0.1, 0.3)}), keys)
-    assert convergence.gap_in_standard_errors(once, "a", "b", keys) == pytest.approx(
-        0.4 / math.sqrt(0.02 / 2 + 0.02 / 2))  # 2.83: resolved
-    exact = rank(board.spec, budget({"a": (0.2, 0.2), "b": (0.6, 0.6)}), keys)
-    noisy = rank(board.spec, budget({"a": (0.3, 0.5), "b": (0.4, 0.6)}), keys)
-    real = convergence.swapped_pairs(once, exact, keys)
-    assert real == [("a", "b", pytest.approx(2.828, abs=1e-3), math.inf)]
-    assert "1 of 1 pairs, 1 resolved" in convergence.swap_line("leave-one-out", once, exact, keys)
-    line = convergence.swap_line("leave-one-out", once, noisy, keys)
-    assert "1 of 1 pairs, 0 resolved" in line and "a/b (2.8, 0.7)" in line
-    assert convergence.swapped_pairs(once, once, keys) == []
-    tied = rank(board.spec, budget({"a": (0.2, 0.2), "b": (0.2, 0.2)}), keys)
-    assert convergence.swapped_pairs(once, tied, keys) == []  # a tie is no swap
+    firm = with_ac(board, {"a": (0.5, 0.7), "b": (0.1, 0.3)})  # a ahead on both seeds
+    split = with_ac(board, {"a": (0.5, 0.2), "b": (0.1, 0.3)})  # a ahead on the mean only
+    reversed_firm = with_ac(board, {"a": (0.2, 0.2), "b": (0.6, 0.6)})
+    reversed_split = with_ac(board, {"a": (0.3, 0.6), "b": (0.4, 0.55)})
+    assert convergence.swapped_pairs(board.spec, firm, reversed_firm, keys) == [
+        ("a", "b", "2/2", "0/2", True)]
+    assert convergence.swapped_pairs(board.spec, firm, reversed_split, keys)[0][4]
+    noise = convergence.swapped_pairs(board.spec, split, reversed_split, keys)
+    assert noise == [("a", "b", "1/2", "1/2", False)]
+    assert convergence.swap_line("leave-one-out", noise, 2).startswith(
+        "leave-one-out: doubling swaps 1 of 1 pairs, 0 of them an order that held")
+    assert convergence.swapped_pairs(board.spec, firm, firm, keys) == []
+    tied = with_ac(board, {"a": (0.2, 0.2), "b": (0.2, 0.2)})
+    assert convergence.swapped_pairs(board.spec, firm, tied, keys) == []  # a tie is no swap
+
+
+def with_ac(board, acs: dict[str, tuple[float, ...]]) -> list:
+    """Results of made-up methods with the given AC on seeds 0, 1, … (AM 0.5 on every seed),
+    built on the board's real `independent` units."""
+    units = {r.seed: r for r in board.results if r.method == "independent"}
+    return [dataclasses.replace(units[seed], method=method,
+                                metrics={**units[seed].metrics, "AC": ac, "AM": 0.5})
+            for method, values in acs.items() for seed, ac in enumerate(values)]
+
+
+def test_a_rank_range_holds_the_ranks_a_method_could_have_within_seed_noise(results_dir):
+    """Only a method ranked ahead on every seed is surely ahead; a single seed resolves
+    nothing."""
+    (board,) = collect_boards([results_dir])
+    results = with_ac(board, {"a": (0.8, 0.9), "b": (0.3, 0.5), "c": (0.2, 0.6)})
+    table = rank(board.spec, results, ("AC", "AM")).set_index("method")
+    # a is ahead of b and c on both seeds; b and c tie on the mean and split the seeds
+    assert table.loc["a", ["rank", "rank_best", "rank_worst"]].tolist() == [1, 1, 1]
+    for method in ("b", "c"):
+        assert table.loc[method, ["rank", "rank_best", "rank_worst"]].tolist() == [2, 2, 3]
+    alone = with_ac(board, {"d": (0.1,)})  # one seed: no standard error
+    table = rank(board.spec, results + alone, ("AC", "AM")).set_index("method")
+    assert table.loc["a", ["rank_best", "rank_worst"]].tolist() == [1, 2]  # d may pass it
+    assert table.loc[["b", "c"], "rank_worst"].tolist() == [4, 4]
+    assert pd.isna(table.loc["d", "rank_best"])
+    rendered = [[cell.strip() for cell in line.strip("|").split("|")]
+                for line in render_ranking(board.spec, table.reset_index()).splitlines()]
+    assert rendered[0][:3] == ["rank", "method", "rank range"]
+    assert rendered[2][:3] == ["1", "a", "1–2"] and rendered[5][:3] == ["4", "d", "—"]
+    ranges = protocol_ranks(board.spec, results, column="range").set_index("method")
+    assert ranges.loc["a", "leave-one-out"] == "1–1"
+    assert ranges.loc["b", "leave-one-out"] == "2–3"
 
 
 def test_a_board_states_its_budget_and_whether_the_catalog_changed_it_since():

@@ -85,6 +85,9 @@ def test_the_page_sorts_switches_protocol_and_shows_the_cards(results_dir, tmp_p
     shown = dict(zip(column(browser, table_id, 1), column(browser, table_id, 0), strict=True))
     assert shown == {m: str(int(r)) for m, r in ranks.items()}
     assert [int(r) for r in column(browser, table_id, 0)] == sorted(int(r) for r in ranks)
+    ranges = board.protocol_ranges.set_index("method")["seen-classes"]
+    assert dict(zip(column(browser, table_id, 1), column(browser, table_id, 2),
+                    strict=True)) == ranges.to_dict()
 
     best = browser.find_elements("css selector", f"#{table_id} td.best")
     assert best and all(cell.get_attribute("data-value") for cell in best)
