@@ -159,16 +159,24 @@ def rank_ranges(table: pd.DataFrame, seeds: pd.DataFrame) -> tuple[list[float], 
             best.append(np.nan)
             worst.append(np.nan)
             continue
-        ahead = behind = 0
-        for other in ranked:
-            both = seeds.loc[[method, other]].dropna(axis=1)
-            if other == method or both.shape[1] < 2:
-                continue
-            ahead += bool((both.loc[other] < both.loc[method]).all())
-            behind += bool((both.loc[other] > both.loc[method]).all())
-        best.append(1 + ahead)
-        worst.append(len(ranked) - behind)
+        others = [other for other in ranked if other != method]
+        best.append(1 + sum(ahead_on_every_seed(seeds, other, method) for other in others))
+        worst.append(len(ranked) - sum(ahead_on_every_seed(seeds, method, other)
+                                       for other in others))
     return best, worst
+
+
+def seeds_ahead(seeds: pd.DataFrame, a: str, b: str) -> tuple[int, int]:
+    """On how many seeds method `a` ranks strictly ahead of `b` (`seed_ranks`), of the seeds
+    both are ranked on."""
+    shared = seeds.loc[[a, b]].dropna(axis=1)
+    return int((shared.loc[a] < shared.loc[b]).sum()), shared.shape[1]
+
+
+def ahead_on_every_seed(seeds: pd.DataFrame, a: str, b: str) -> bool:
+    """Whether `a` ranks ahead of `b` on each of at least two seeds both are ranked on."""
+    ahead, shared = seeds_ahead(seeds, a, b)
+    return shared >= 2 and ahead == shared
 
 
 def range_text(best: float, worst: float) -> str:

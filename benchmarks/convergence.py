@@ -41,11 +41,13 @@ from tabulate import tabulate
 from bench.boards import require_one_setting, training_setting
 from bench.errors import BenchError
 from bench.leaderboard import (
+    ahead_on_every_seed,
     kendall_tau,
     protocol_rankings,
     rank,
     seed_agreement,
     seed_ranks,
+    seeds_ahead,
     with_update_gain,
 )
 from bench.orchestration import RunConfig, run
@@ -118,13 +120,9 @@ def swapped_pairs(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResu
                          for budget in ("1x", "2x"))
         if first * second >= 0:
             continue
-        counts, firm = [], False
-        for per_seed, leader in zip(seeds, (first, second), strict=True):
-            shared = per_seed.loc[[a, b]].dropna(axis=1)
-            ahead = int((shared.loc[a] < shared.loc[b]).sum())
-            behind = int((shared.loc[b] < shared.loc[a]).sum())
-            counts.append(f"{ahead}/{shared.shape[1]}")
-            firm |= shared.shape[1] > 1 and (ahead if leader > 0 else behind) == shared.shape[1]
+        counts = ["{}/{}".format(*seeds_ahead(per_seed, a, b)) for per_seed in seeds]
+        firm = any(ahead_on_every_seed(per_seed, *((a, b) if leader > 0 else (b, a)))
+                   for per_seed, leader in zip(seeds, (first, second), strict=True))
         pairs.append((a, b, counts[0], counts[1], firm))
     return sorted(pairs, key=lambda pair: not pair[4])
 
