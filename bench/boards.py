@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.leaderboard import protocol_ranks, rank, seed_agreement
+from bench.leaderboard import protocol_columns, protocol_tables, rank, seed_agreement
 from bench.results import RunResult, load_result
 from bench.scenarios import Budget, ScenarioSpec, builtin_scenarios, scenario_from_dict
 
@@ -44,14 +44,19 @@ class Board:
         return any(r.diagnostics for r in self.results)
 
     @cached_property
+    def protocol_tables(self) -> dict[str, pd.DataFrame]:
+        """The ranked table under each protocol that scores the scenario."""
+        return protocol_tables(self.spec, self.results)
+
+    @cached_property
     def protocol_ranks(self) -> pd.DataFrame:
         """Each method's rank under each protocol that scores the scenario."""
-        return protocol_ranks(self.spec, self.results)
+        return protocol_columns(self.protocol_tables, self.table["method"])
 
     @cached_property
     def protocol_ranges(self) -> pd.DataFrame:
         """Each method's rank range within seed noise under each protocol, as text."""
-        return protocol_ranks(self.spec, self.results, column="range")
+        return protocol_columns(self.protocol_tables, self.table["method"], column="range")
 
     @cached_property
     def seed_agreement(self) -> dict[str, list[tuple[int, int, float]]]:

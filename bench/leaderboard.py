@@ -269,21 +269,32 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
     return float((concordant - discordant) / np.sqrt(pairs_a * pairs_b))
 
 
-def protocol_ranks(spec: ScenarioSpec, results: Sequence[RunResult],
-                   column: str = "rank") -> pd.DataFrame:
-    """Each method's rank under each protocol that scores `spec` (one column per protocol),
-    in the board's order; a protocol none of the results was scored under (results of
-    older code) is left out. `column="range"`: the rank range within seed noise as text
-    (`rank_ranges`) instead."""
+def protocol_tables(spec: ScenarioSpec, results: Sequence[RunResult],
+                    ) -> dict[str, pd.DataFrame]:
+    """The `rank` table (indexed by method) under each protocol that scores `spec`; a
+    protocol none of the results was scored under (results of older code) is left out."""
     scored = {name for r in results for name in r.metrics}
-    tables = {protocol: rank(spec, results, keys).set_index("method")
-              for protocol, keys in protocol_rankings(spec).items() if keys[0] in scored}
+    return {protocol: rank(spec, results, keys).set_index("method")
+            for protocol, keys in protocol_rankings(spec).items() if keys[0] in scored}
+
+
+def protocol_columns(tables: dict[str, pd.DataFrame], order: Sequence[str],
+                     column: str = "rank") -> pd.DataFrame:
+    """One column per protocol of `protocol_tables`, rows in `order`: each method's rank, or
+    with `column="range"` its rank range within seed noise as text (`rank_ranges`)."""
     ranks = {protocol: table["rank"] if column == "rank" else
              pd.Series([range_text(b, w) for b, w in zip(table["rank_best"], table["rank_worst"],
                                                          strict=True)], index=table.index)
              for protocol, table in tables.items()}
-    order = rank(spec, results)["method"]
     return pd.DataFrame(ranks).reindex(order).rename_axis("method").reset_index()
+
+
+def protocol_ranks(spec: ScenarioSpec, results: Sequence[RunResult],
+                   column: str = "rank") -> pd.DataFrame:
+    """Each method's rank (or `column="range"`, its rank range) under each protocol that
+    scores `spec`, in the board's order (`protocol_columns`)."""
+    return protocol_columns(protocol_tables(spec, results), rank(spec, results)["method"],
+                            column)
 
 
 def protocol_agreement(ranks: pd.DataFrame) -> list[tuple[str, str, float]]:
