@@ -143,10 +143,11 @@ def index_markdown(boards: list[Board], docs: str | None = None,
         top = board.table.iloc[0] if len(board.table) else None
         leader = top["method"] if top is not None and pd.notna(top["rank"]) else "—"
         seeds = sorted({r.seed for r in board.results})
+        presets = ", ".join(sorted({r.preset for r in board.results}))
         rows.append([f"[{board.spec.name}]({board.slug}.md)", board.spec.dataset,
-                     board.spec.family, len(board.methods), len(seeds), leader])
-    table = tabulate(rows, headers=["scenario", "dataset", "family", "methods", "seeds",
-                                    "first"], tablefmt="github", disable_numparse=True)
+                     board.spec.family, presets, len(board.methods), len(seeds), leader])
+    table = tabulate(rows, headers=["scenario", "dataset", "family", "preset", "methods",
+                                    "seeds", "first"], tablefmt="github", disable_numparse=True)
     return ("# Leaderboards\n\nOne board per scenario and dataset, rendered by `bench "
             "leaderboard --publish leaderboards/` from the result files in `results/`. "
             "All boards on one page: [index.html](index.html)."

@@ -251,6 +251,13 @@ def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, 
     link = next(line for line in (tmp_path / "a" / "README.md").read_text().splitlines()
                 if "docs/metrics.md" in line).split("](")[-1].split(")")[0]
     assert (tmp_path / "a" / link).resolve().is_file(), link
+    # The index says which preset (budget) each board was trained under.
+    index = (tmp_path / "a" / "README.md").read_text().splitlines()
+    header, row = (next(line for line in index if line.startswith(start))
+                   for start in ("| scenario", "| [tiny]"))
+    names, values = ([c.strip() for c in line.strip("|").split("|")] for line in (header, row))
+    cells = dict(zip(names, values, strict=True))
+    assert cells["preset"] == "quick" and cells["seeds"] == "2"
     assert "reproduce: `bench run --scenario tiny --preset quick --seeds 2`" in board
     page = (tmp_path / "a" / "index.html").read_text()
     for image in ("tiny-synthetic/cross-model.png", "tiny-synthetic/l2-top1.png",
