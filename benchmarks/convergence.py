@@ -1,6 +1,7 @@
 """Is a preset converged? Run a scenario at a preset and at twice its epochs, then print what
-doubling changed: each method's final top-1 (mean over seeds) and its rank under every
-protocol, with Kendall's τ between the two budgets' rankings.
+doubling changed: each method's final top-1 (mean over seeds), the move of each key the
+board ranks by (AC and AM; ECC pass and new/old top-1), and its rank under every protocol,
+with Kendall's τ between the two budgets' rankings.
 
 A preset is converged enough for a board when doubling moves no final top-1 by more than
 0.01 and no ranking (τ = 1). Beside that it prints the seed noise at 1×, from the preset's
@@ -38,13 +39,14 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.boards import require_one_setting, training_setting
+from bench.boards import RANKING_LABELS, require_one_setting, training_setting
 from bench.errors import BenchError
 from bench.leaderboard import (
     ahead_on_every_seed,
     kendall_tau,
     protocol_rankings,
     rank,
+    ranking_keys,
     seed_agreement,
     seed_ranks,
     seeds_ahead,
@@ -78,12 +80,16 @@ def doubled_scenario(spec: ScenarioSpec, preset: str, out: Path) -> Path:
 
 def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
             noise: list[RunResult]) -> tuple[pd.DataFrame, list[str]]:
-    """Per method: final top-1 at 1× and 2× and the rank under each protocol at each, then
-    the seed noise at 1× from `noise` (results of more seeds at 1×)."""
+    """Per method: final top-1 at 1× and 2×, what doubling changed in each key the board
+    ranks by (mean over seeds), the rank under each protocol at each budget, then the seed
+    noise at 1× from `noise` (results of more seeds at 1×)."""
     table = pd.DataFrame({"method": sorted({r.method for r in once})}).set_index("method")
     for label, results in (("1x", once), ("2x", twice)):
         table[f"final top-1 {label}"] = final_top1(results).groupby("method").mean()
     table["Δ final top-1"] = table["final top-1 2x"] - table["final top-1 1x"]
+    moved = key_moves(spec, once, twice)
+    for key, delta in moved.items():
+        table[f"Δ {RANKING_LABELS.get(key, key)}"] = delta
     std, noise_lines = seed_noise(spec, noise, set(table.index))
     if len(std):
         table["seed std 1x"] = std
@@ -103,7 +109,24 @@ def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
     largest = float(np.nanmax(np.abs(table["Δ final top-1"]))) if len(table) else float("nan")
     summary.append(f"largest |Δ final top-1| = {largest:.3f} "
                    f"({'within' if largest <= 0.01 else 'above'} 0.01)")
+    spread = rank(spec, noise).set_index("method") if noise else pd.DataFrame()
+    for key, delta in moved.items():
+        if delta.notna().any():
+            method = delta.abs().idxmax()
+            std = spread[f"{key}_std"].get(method) if f"{key}_std" in spread else None
+            summary.append(f"largest |Δ {RANKING_LABELS.get(key, key)}| = "
+                           f"{abs(delta[method]):.3f} ({method}"
+                           + (f", seed std {std:.3f} at 1×)" if pd.notna(std) else ")"))
     return table.reset_index(), summary + [f"seed noise: {line}" for line in noise_lines]
+
+
+def key_moves(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
+              ) -> dict[str, pd.Series]:
+    """Per key the board ranks by (e.g. AC and AM, or ECC pass and new/old top-1: the
+    numbers a verdict reads), each method's change of its mean from 1× to 2×."""
+    means = [rank(spec, results).set_index("method") for results in (once, twice)]
+    return {key: means[1][key] - means[0][key] for key in ranking_keys(spec)
+            if key in means[0] and key in means[1]}
 
 
 def swapped_pairs(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],

@@ -173,6 +173,22 @@ def test_the_convergence_check_tells_a_real_swap_from_seed_noise(results_dir, co
     assert convergence.swapped_pairs(board.spec, firm, tied, keys) == []  # a tie is no swap
 
 
+def test_the_convergence_check_reports_what_doubling_did_to_the_keys_a_verdict_reads(
+        results_dir, convergence):
+    """Beside final top-1, each key the board ranks by moves by its mean over seeds, set
+    against that method's seed std."""
+    (board,) = collect_boards([results_dir])
+    once = with_ac(board, {"a": (0.5, 0.7), "b": (0.1, 0.3)})
+    twice = with_ac(board, {"a": (0.2, 0.2), "b": (0.6, 0.6)})
+    moved = convergence.key_moves(board.spec, once, twice)
+    assert list(moved) == ["AC", "AM"]
+    assert moved["AC"].to_dict() == pytest.approx({"a": -0.4, "b": 0.4})
+    assert moved["AM"].abs().max() == 0
+    table, summary = convergence.compare(board.spec, once, twice, once)
+    assert table.set_index("method")["Δ AC"].to_dict() == pytest.approx({"a": -0.4, "b": 0.4})
+    assert "largest |Δ AC| = 0.400 (a, seed std 0.141 at 1×)" in summary
+
+
 def with_ac(board, acs: dict[str, tuple[float, ...]]) -> list:
     """Results of made-up methods with the given AC on seeds 0, 1, … (AM 0.5 on every seed),
     built on the board's real `independent` units."""
