@@ -1,6 +1,7 @@
 """Is a preset converged? Run a scenario at a preset and at twice its epochs, then print what
 doubling changed: each method's final top-1 (mean over seeds), the move of each key the
-board ranks by (AC and AM; ECC pass and new/old top-1), and its rank under every protocol,
+board ranks by (AC and AM; ECC pass and new/old top-1) and of each protocol's first key,
+and its rank under every protocol,
 with Kendall's τ between the two budgets' rankings.
 
 A preset is converged enough for a board when doubling moves no final top-1 by more than
@@ -87,12 +88,12 @@ def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
     for label, results in (("1x", once), ("2x", twice)):
         table[f"final top-1 {label}"] = final_top1(results).groupby("method").mean()
     table["Δ final top-1"] = table["final top-1 2x"] - table["final top-1 1x"]
-    moved = key_moves(spec, once, twice)
-    for key, delta in moved.items():
-        table[f"Δ {RANKING_LABELS.get(key, key)}"] = delta
     std, noise_lines = seed_noise(spec, noise, set(table.index))
     if len(std):
         table["seed std 1x"] = std
+    moved = key_moves(spec, once, twice)
+    for key, delta in moved.items():
+        table[f"Δ {RANKING_LABELS.get(key, key)}"] = delta
     summary = []
     for protocol, keys in protocol_rankings(spec).items():
         ranks = {label: rank(spec, results, keys).set_index("method")["rank"]
@@ -122,10 +123,13 @@ def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
 
 def key_moves(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
               ) -> dict[str, pd.Series]:
-    """Per key the board ranks by (e.g. AC and AM, or ECC pass and new/old top-1: the
-    numbers a verdict reads), each method's change of its mean from 1× to 2×."""
+    """Per key the board ranks by (e.g. AC and AM, or ECC pass and new/old top-1) and the
+    first key of every other protocol (seen_AC, growing top-1): the numbers a verdict reads,
+    each method's change of its mean from 1× to 2×."""
     means = [rank(spec, results).set_index("method") for results in (once, twice)]
-    return {key: means[1][key] - means[0][key] for key in ranking_keys(spec)
+    keys = dict.fromkeys([*ranking_keys(spec),
+                          *(keys[0] for keys in protocol_rankings(spec).values())])
+    return {key: means[1][key] - means[0][key] for key in keys
             if key in means[0] and key in means[1]}
 
 

@@ -181,7 +181,7 @@ def test_the_convergence_check_reports_what_doubling_did_to_the_keys_a_verdict_r
     once = with_ac(board, {"a": (0.5, 0.7), "b": (0.1, 0.3)})
     twice = with_ac(board, {"a": (0.2, 0.2), "b": (0.6, 0.6)})
     moved = convergence.key_moves(board.spec, once, twice)
-    assert list(moved) == ["AC", "AM"]
+    assert list(moved)[:2] == ["AC", "AM"]  # then each other protocol's first key
     assert moved["AC"].to_dict() == pytest.approx({"a": -0.4, "b": 0.4})
     assert moved["AM"].abs().max() == 0
     table, summary = convergence.compare(board.spec, once, twice, once)
