@@ -1,8 +1,7 @@
 """Is a preset converged? Run a scenario at a preset and at twice its epochs, then print what
 doubling changed: each method's final top-1 (mean over seeds), the move of each key the
-board ranks by (AC and AM; ECC pass and new/old top-1) and of each protocol's first key,
-and its rank under every protocol,
-with Kendall's τ between the two budgets' rankings.
+board ranks by (AC and AM; ECC pass and new/old top-1) and of each protocol's first key, and
+its rank under every protocol, with Kendall's τ between the two budgets' rankings.
 
 A preset is converged enough for a board when doubling moves no final top-1 by more than
 0.01 and no ranking (τ = 1). Beside that it prints the seed noise at 1×, from the preset's
@@ -128,7 +127,7 @@ def key_moves(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
     each method's change of its mean from 1× to 2×."""
     means = [rank(spec, results).set_index("method") for results in (once, twice)]
     keys = dict.fromkeys([*ranking_keys(spec),
-                          *(keys[0] for keys in protocol_rankings(spec).values())])
+                          *(first for first, *_ in protocol_rankings(spec).values())])
     return {key: means[1][key] - means[0][key] for key in keys
             if key in means[0] and key in means[1]}
 
