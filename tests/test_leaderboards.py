@@ -213,13 +213,18 @@ def test_a_rank_range_holds_the_ranks_a_method_could_have_within_seed_noise(resu
     assert table.loc["a", ["rank_best", "rank_worst"]].tolist() == [1, 2]  # d may pass it
     assert table.loc[["b", "c"], "rank_worst"].tolist() == [4, 4]
     assert pd.isna(table.loc["d", "rank_best"])
-    rendered = [[cell.strip() for cell in line.strip("|").split("|")]
+    rendered = [markdown_cells(line)
                 for line in render_ranking(board.spec, table.reset_index()).splitlines()]
     assert rendered[0][:3] == ["rank", "method", "rank range"]
     assert rendered[2][:3] == ["1", "a", "1–2"] and rendered[5][:3] == ["4", "d", "—"]
     ranges = protocol_ranks(board.spec, results, column="range").set_index("method")
     assert ranges.loc["a", "leave-one-out"] == "1–1"
     assert ranges.loc["b", "leave-one-out"] == "2–3"
+
+
+def markdown_cells(line: str) -> list[str]:
+    """The cells of one row of a rendered Markdown table."""
+    return [cell.strip() for cell in line.strip("|").split("|")]
 
 
 def test_a_board_states_its_budget_and_whether_the_catalog_changed_it_since():
@@ -271,8 +276,7 @@ def test_published_boards_are_complete_and_deterministic(results_dir, tmp_path, 
     index = (tmp_path / "a" / "README.md").read_text().splitlines()
     header, row = (next(line for line in index if line.startswith(start))
                    for start in ("| scenario", "| [tiny]"))
-    names, values = ([c.strip() for c in line.strip("|").split("|")] for line in (header, row))
-    cells = dict(zip(names, values, strict=True))
+    cells = dict(zip(markdown_cells(header), markdown_cells(row), strict=True))
     assert cells["preset"] == "quick" and cells["seeds"] == "2"
     assert "reproduce: `bench run --scenario tiny --preset quick --seeds 2`" in board
     page = (tmp_path / "a" / "index.html").read_text()
