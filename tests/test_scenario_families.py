@@ -141,3 +141,16 @@ def test_transfer_retrieves_only_on_classes_no_model_saw(family, margin):
     top1 = result.matrix("top1")[0, 0]
     margin.above("top-1 on unseen classes over chance (0.25)", top1, 0.25)
     assert top1 < 1.0
+
+
+def test_multistep_transfer_scores_every_pair_of_models_on_classes_none_saw(family, margin):
+    result = family("multistep-transfer", methods=("independent",))["independent"]
+    assert len(set(range(10)) - set(result.class_order)) == 4
+    assert result.metrics["eval_images"] == 4 * TEST_PER_CLASS
+    assert [s["seen_classes"] for s in result.steps] == [2, 3, 4, 5, 6]
+    top1 = result.matrix("top1")
+    assert top1.shape == (5, 5) and 0.0 <= result.metrics["AC"] <= 1.0
+    margin.above("the last model's top-1 on unseen classes over chance (0.25)", top1[-1, -1],
+                 0.25)
+    # the protocols that read trained classes do not apply: every class here is unseen
+    assert not result.growing_gallery and "seen_AC" not in result.metrics
