@@ -44,17 +44,8 @@ def add_result_paths(parser: argparse.ArgumentParser) -> None:
                         help="result files or folders of them (default: results/)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__,
-                                     formatter_class=HelpWithDefaults)
-    parser.add_argument("--version", action="version",
-                        version=f"compat-bench {distribution_version('compat-bench')}")
-    parser.add_argument("--strict-plugins", action="store_true",
-                        help="fail when any plugin fails to load")
-    sub = parser.add_subparsers(dest="command", required=True)
-    command = functools.partial(sub.add_parser, formatter_class=HelpWithDefaults)
-
-    p = command("run", help="train and evaluate methods on a scenario")
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """What `bench run` trains, on what, where, and what it reuses."""
     p.add_argument("--scenario", required=True, help="a registered name or a .toml file")
     p.add_argument("--method", action="append", default=[], help="repeatable; default: all")
     p.add_argument("--seed", action="append", type=int, default=[], help="repeatable; default 0")
@@ -85,6 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="the cluster's scheduler, e.g. tcp://10.0.0.5:8786 for "
                                      "dask; workers must share --out and the data")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__,
+                                     formatter_class=HelpWithDefaults)
+    parser.add_argument("--version", action="version",
+                        version=f"compat-bench {distribution_version('compat-bench')}")
+    parser.add_argument("--strict-plugins", action="store_true",
+                        help="fail when any plugin fails to load")
+    sub = parser.add_subparsers(dest="command", required=True)
+    command = functools.partial(sub.add_parser, formatter_class=HelpWithDefaults)
+
+    p = command("run", help="train and evaluate methods on a scenario")
+    add_run_arguments(p)
+
     p = command("list", help="list registered methods, scenarios or datasets")
     p.add_argument("what", choices=["methods", "scenarios", "datasets"])
 
@@ -107,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_result_paths(p)
     p.add_argument("--write", type=Path, metavar="FILE",
                    help="write the report here (e.g. docs/reproduction.md) instead of printing")
+    p.add_argument("--longer", type=Path, action="append", default=[], metavar="DIR",
+                   help="repeatable: result files of the same scenarios trained longer (e.g. "
+                        "docs/convergence/eighth-32/x2): judge each claim there too and say "
+                        "which verdicts the budget decides")
 
     p = command("anchors", help="run the CIFAR-100 settings with published figures and "
                        "print ours beside them (needs CIFAR-100; meant for a GPU)")

@@ -141,7 +141,11 @@ def all_results(paths: list[Path]) -> list[RunResult]:
 
 def cmd_reproduction(args: argparse.Namespace, plugins: Plugins) -> int:
     results = all_results(args.paths)
-    text = reproduction_report(results)
+    command = " ".join(["bench reproduction", *map(str, args.paths),
+                        *(f"--longer {path}" for path in args.longer),
+                        *([f"--write {args.write}"] if args.write else [])])
+    text = reproduction_report(results, longer=all_results(args.longer) if args.longer else (),
+                               command=command)
     if args.write:
         args.write.write_text(text)
         print(f"Wrote {args.write} from {len(results)} result files")

@@ -7,9 +7,13 @@ same units or with the same metric of another method on the same seeds. It holds
 when the comparison is true there. Verdict: `reproduced` when it holds on the mean over seeds
 and on every seed, `partially` when on some seeds or on the mean only, `not reproduced` when
 on none. It is judged under the claim's protocol, and its reason also says under which other
-protocols it holds, since the papers do not agree on one.
+protocols it holds, since the papers do not agree on one. A claim may name other scenarios
+(`also`) whose reading its reason adds: the d-Simplex papers retrieve on classes no model
+trained on, so their claims are judged on `multistep-transfer`, and read on `multistep` too.
 
-    bench reproduction leaderboards/results --write docs/reproduction.md
+    bench reproduction leaderboards/results --longer docs/convergence/eighth-32/x2 \
+        --longer docs/convergence/new-data-eighth-32/x2 \
+        --longer docs/convergence/multistep-transfer-eighth-32/x2 --write docs/reproduction.md
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import operator
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.results import RunResult, mean_std, metric_values
 from bench.scenarios import scenario_from_dict
@@ -42,6 +46,7 @@ class Claim:
     op: str
     than: str | float
     of: str | None = None
+    also: tuple[str, ...] = ()  # other scenarios whose reading the reason adds
 
     @property
     def criterion(self) -> str:
@@ -88,15 +93,15 @@ CLAIMS: tuple[Claim, ...] = (
           "multistep", "growing-gallery", "growing_top1", ">", "growing_top1", of="lwf"),
     Claim("cores", "A fixed d-Simplex classifier makes every model compatible with every "
           "other across multiple upgrades, with no pairwise term: more compatible than "
-          "chained BCT.", "Biondi et al., TPAMI 2023", "multistep", "leave-one-out",
-          "AC", ">", "AC", of="bct"),
+          "chained BCT.", "Biondi et al., TPAMI 2023", "multistep-transfer", "transfer",
+          "AC", ">", "AC", of="bct", also=("multistep",)),
     Claim("cl2r", "Feature distillation on replayed samples on top of the d-Simplex gives "
           "compatible lifelong representations: more compatible than CoReS alone.",
-          "Biondi et al., ACM TOMM 2023", "multistep", "leave-one-out", "AC", ">", "AC",
-          of="cores"),
+          "Biondi et al., ACM TOMM 2023", "multistep-transfer", "transfer", "AC", ">",
+          "AC", of="cores", also=("multistep",)),
     Claim("hoc", "d-Simplex with higher-order dependencies: AC 0.95 over 7 CIFAR-100 tasks "
-          "(replay baseline 0.00).", "iamcl2r README (miccunifi/iamcl2r)", "multistep",
-          "leave-one-out", "AC", ">=", 0.95),
+          "(replay baseline 0.00).", "iamcl2r README (miccunifi/iamcl2r)",
+          "multistep-transfer", "transfer", "AC", ">=", 0.95, also=("multistep",)),
 )
 
 
@@ -170,31 +175,66 @@ def budget_of(results: Sequence[RunResult]) -> str:
     return ", ".join(budgets[name] for name in sorted(budgets)) or "—"
 
 
-def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS) -> str:
-    """docs/reproduction.md: one row per claim, from the results of each claim's scenario."""
+def _seeds(verdict: Verdict) -> str:
+    return f"{verdict.ours} ({verdict.seeds} seed{'s' * (verdict.seeds != 1)})"
+
+
+def _at_longer_budget(claim: Claim, verdict: Verdict, longer: Sequence[RunResult]) -> str:
+    """The claim judged on the same scenario trained longer, and whether the verdict moved."""
+    scenario = [r for r in longer if r.scenario == claim.scenario]
+    other = judge(claim, scenario)
+    if other.verdict == "no results":
+        return "—"
+    moved = ("**the verdict depends on the budget**" if other.verdict != verdict.verdict
+             else "the same verdict")
+    return f"{budget_of(scenario)}: **{other.verdict}**, {_seeds(other)}; {moved}"
+
+
+def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
+           longer: Sequence[RunResult] = (),
+           command: str = "bench reproduction leaderboards/results --write "
+                          "docs/reproduction.md") -> str:
+    """docs/reproduction.md: one row per claim, from the results of each claim's scenario.
+    With `longer` (the same scenarios trained at more epochs, as benchmarks/convergence.py
+    does), each claim is judged there too, so a verdict that the budget decides says so.
+    `command` is the one the header says generated the report."""
     rows = []
     presets = sorted({r.preset for r in results})
     for claim in claims:
         scenario = [r for r in results if r.scenario == claim.scenario]
         verdict = judge(claim, scenario)
-        preset = budget_of(scenario)
+        for name in claim.also:
+            there = [r for r in results if r.scenario == name]
+            if there:
+                protocol = scenario_from_dict(there[0].scenario_spec).protocol
+                other = judge(replace(claim, scenario=name, protocol=protocol), there)
+                verdict.reason += f"; on `{name}` under {protocol}: {other.reason}"
+        longer_cell = f" {_at_longer_budget(claim, verdict, longer)} |" if longer else ""
         rows.append(f"| `{claim.method}` | {claim.statement} ({claim.source}) | "
-                    f"`{claim.scenario}`, {claim.protocol}, {preset} | {claim.criterion} | "
-                    f"{verdict.ours} ({verdict.seeds} seed{'s' * (verdict.seeds != 1)}) | "
-                    f"**{verdict.verdict}** | "
-                    f"{verdict.reason} |")
+                    f"`{claim.scenario}`, {claim.protocol}, {budget_of(scenario)} | "
+                    f"{claim.criterion} | {_seeds(verdict)} | **{verdict.verdict}** | "
+                    f"{verdict.reason} |{longer_cell}")
+    header = "| method | claim (source) | our setting | criterion | ours | verdict | reason |"
+    rule = "|---|---|---|---|---|---|---|"
+    longer_text = ""
+    if longer:
+        header += " at a longer budget |"
+        rule += "---|"
+        longer_text = (" The last column judges the same claim on the same scenario trained "
+                       "longer (`--longer`: the files benchmarks/convergence.py trains at "
+                       "twice the epochs, presets: " + ", ".join(sorted({
+                           r.preset for r in longer})) + "); where the verdict differs, the "
+                       "budget, not the method, decides it (docs/convergence.md).")
     return "\n".join([
         "# Reproduction report", "",
-        "Generated by `bench reproduction leaderboards/results --write docs/reproduction.md` "
-        "from the result files (presets: " + ", ".join(presets) + "); do not edit by hand. "
+        f"Generated by `{command}` from the result files (presets: "
+        + ", ".join(presets) + "); do not edit by hand. "
         "Each row is a method's headline claim, the scenario whose setting is closest to the "
         "paper's, the criterion checked on every seed, our value (mean ± std over seeds) and "
         "the verdict: reproduced (on the mean and every seed), partially (on the mean or some "
         "seeds), not reproduced (on none). The reason gives the numbers, and the same "
         "criterion under the other protocols the unit was scored with (docs/metrics.md, "
-        "Protocols). Fashion-MNIST with a small CNN is not the papers' setting: a verdict "
-        "here says whether the claimed effect appears at this scale under one budget, and a "
-        "claim not reproduced is a finding to examine, not a refutation.", "",
-        "| method | claim (source) | our setting | criterion | ours | verdict | reason |",
-        "|---|---|---|---|---|---|---|",
-        *rows, ""])
+        "Protocols)." + longer_text + " Fashion-MNIST with a small CNN is not the papers' "
+        "setting: a verdict here says whether the claimed effect appears at this scale under "
+        "one budget, and a claim not reproduced is a finding to examine, not a refutation.", "",
+        header, rule, *rows, ""])
