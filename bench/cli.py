@@ -113,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write", type=Path, metavar="FILE",
                    help="write the report here (e.g. docs/reproduction.md) instead of printing")
     p.add_argument("--longer", type=Path, action="append", default=[], metavar="DIR",
-                   help="repeatable: result files of the same scenarios trained longer (e.g. "
-                        "docs/convergence/eighth-32/x2): judge each claim there too and say "
-                        "which verdicts the budget decides")
+                   help="repeatable, one budget per folder: result files of the same "
+                        "scenarios trained longer (e.g. docs/convergence/eighth-32/x2): judge "
+                        "each claim there too and say which verdicts the budget decides")
 
     p = command("anchors", help="run the CIFAR-100 settings with published figures and "
                        "print ours beside them (needs CIFAR-100; meant for a GPU)")

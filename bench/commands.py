@@ -144,8 +144,9 @@ def cmd_reproduction(args: argparse.Namespace, plugins: Plugins) -> int:
     command = " ".join(["bench reproduction", *map(str, args.paths),
                         *(f"--longer {path}" for path in args.longer),
                         *([f"--write {args.write}"] if args.write else [])])
-    text = reproduction_report(results, longer=all_results(args.longer) if args.longer else (),
-                               command=command)
+    # each --longer folder is one budget, checked on its own; the report judges them apart
+    longer = [r for path in args.longer for r in all_results([path])]
+    text = reproduction_report(results, longer=longer, command=command)
     if args.write:
         args.write.write_text(text)
         print(f"Wrote {args.write} from {len(results)} result files")

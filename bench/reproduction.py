@@ -12,7 +12,7 @@ protocols it holds, since the papers do not agree on one. A claim may name other
 trained on, so their claims are judged on `multistep-transfer`, and read on `multistep` too.
 
     bench reproduction leaderboards/results --longer docs/convergence/eighth-32/x2 \
-        --longer docs/convergence/new-data-eighth-32/x2 \
+        --longer docs/convergence/new-data-eighth-32/x2 --longer docs/convergence/new-data-x4/x2 \
         --longer docs/convergence/multistep-transfer-eighth-32/x2 --write docs/reproduction.md
 """
 
@@ -179,15 +179,27 @@ def _seeds(verdict: Verdict) -> str:
     return f"{verdict.ours} ({verdict.seeds} seed{'s' * (verdict.seeds != 1)})"
 
 
+def _epochs(result: RunResult) -> int:
+    budget = scenario_from_dict(result.scenario_spec).presets.get(result.preset)
+    return budget.epochs if budget else 0
+
+
 def _at_longer_budget(claim: Claim, verdict: Verdict, longer: Sequence[RunResult]) -> str:
-    """The claim judged on the same scenario trained longer, and whether the verdict moved."""
-    scenario = [r for r in longer if r.scenario == claim.scenario]
-    other = judge(claim, scenario)
-    if other.verdict == "no results":
+    """The claim judged on the same scenario trained longer, at each longer budget found
+    (shortest first), and whether the verdict moved at any of them."""
+    scenario = sorted((r for r in longer if r.scenario == claim.scenario), key=_epochs)
+    cells, verdicts = [], set()
+    for preset in dict.fromkeys(r.preset for r in scenario):
+        trained = [r for r in scenario if r.preset == preset]
+        other = judge(claim, trained)
+        if other.verdict != "no results":
+            cells.append(f"{budget_of(trained)}: **{other.verdict}**, {_seeds(other)}")
+            verdicts.add(other.verdict)
+    if not cells:
         return "—"
-    moved = ("**the verdict depends on the budget**" if other.verdict != verdict.verdict
+    moved = ("**the verdict depends on the budget**" if verdicts - {verdict.verdict}
              else "the same verdict")
-    return f"{budget_of(scenario)}: **{other.verdict}**, {_seeds(other)}; {moved}"
+    return "; ".join([*cells, moved])
 
 
 def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
@@ -196,7 +208,8 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
                           "docs/reproduction.md") -> str:
     """docs/reproduction.md: one row per claim, from the results of each claim's scenario.
     With `longer` (the same scenarios trained at more epochs, as benchmarks/convergence.py
-    does), each claim is judged there too, so a verdict that the budget decides says so.
+    does; several budgets are judged apart), each claim is judged there too, so a verdict
+    that the budget decides says so.
     `command` is the one the header says generated the report."""
     rows = []
     presets = sorted({r.preset for r in results})
@@ -222,7 +235,7 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
         rule += "---|"
         longer_text = (" The last column judges the same claim on the same scenario trained "
                        "longer (`--longer`: the files benchmarks/convergence.py trains at "
-                       "twice the epochs, presets: " + ", ".join(sorted({
+                       "twice the epochs, or twice those, presets: " + ", ".join(sorted({
                            r.preset for r in longer})) + "); where the verdict differs, the "
                        "budget, not the method, decides it (docs/convergence.md).")
     return "\n".join([

@@ -87,6 +87,12 @@ def test_a_verdict_the_budget_decides_says_so(results):
     assert (": **not reproduced**, 0.000 ± 0.000 (3 seeds); **the verdict depends on the "
             "budget** |") in row
     assert report(found, [claim]).splitlines()[-3].endswith("| reason |")  # no column asked
+    # two longer budgets: each judged apart, and the row says the verdict moved at one
+    renamed = [dataclasses.replace(r, preset="longest") for r in zeroed]
+    row = report(found, [claim], longer=[*found, *renamed]).splitlines()[-1]
+    assert "longest: **not reproduced**, 0.000 ± 0.000 (3 seeds); " in row
+    assert "images: **reproduced**, " in row
+    assert row.endswith("; **the verdict depends on the budget** |")
 
 
 def test_the_committed_report_is_what_its_command_writes_today(tmp_path, monkeypatch):
