@@ -221,7 +221,8 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
             if there:
                 protocol = scenario_from_dict(there[0].scenario_spec).protocol
                 other = judge(replace(claim, scenario=name, protocol=protocol), there)
-                verdict.reason += f"; on `{name}` under {protocol}: {other.reason}"
+                verdict = replace(verdict, reason=f"{verdict.reason}; on `{name}` under "
+                                                  f"{protocol}: {other.reason}")
         longer_cell = f" {_at_longer_budget(claim, verdict, longer)} |" if longer else ""
         rows.append(f"| `{claim.method}` | {claim.statement} ({claim.source}) | "
                     f"`{claim.scenario}`, {claim.protocol}, {budget_of(scenario)} | "
