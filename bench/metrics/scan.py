@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 BLOCK_ELEMENTS = 1 << 24
 """Similarities per block (64 MiB of float32): 1,600 queries of a 10k gallery, 16 of a 1M one."""
@@ -62,7 +63,7 @@ def scan(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], labels_q: np.ndarra
     for label, queries, relevant in label_groups(labels_q, labels_g):
         for start in range(0, len(queries), rows_per_block):
             rows = queries[start:start + rows_per_block]
-            sims = {name: np.matmul(q[rows], g.T, out=buffers[name][:len(rows)])
+            sims = {name: similarities(q[rows], g, buffers[name][:len(rows)])
                     for name, (q, g) in pairs.items()}
             self_at = None
             if exclude_self:
@@ -70,6 +71,15 @@ def scan(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], labels_q: np.ndarra
                 for s in sims.values():
                     s[np.arange(len(rows)), rows] = -np.inf
             visit(Block(label, rows, relevant, self_at, sims))
+
+
+def similarities(queries: np.ndarray, gallery: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """`queries @ gallery.T` into `out`, through PyTorch: its thread count is the one a result
+    records (docs/reproducibility.md), while NumPy's BLAS threads are not, and on some CPUs
+    (AVX-512 kernels of OpenBLAS) its products change in the last bits with them."""
+    torch.matmul(torch.from_numpy(queries), torch.from_numpy(gallery).T,
+                 out=torch.from_numpy(out))
+    return out
 
 
 def in_parallel(rows: int, work: Callable[[slice], None]) -> None:
