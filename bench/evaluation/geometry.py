@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bench.metrics.retrieval import prepare, prepare_shared
+from bench.metrics.scan import similarities
 
 
 def class_directions(prepared: np.ndarray, labels: np.ndarray,
@@ -34,7 +35,7 @@ def feature_geometry(features: Sequence[np.ndarray], labels: np.ndarray,
         directions = class_directions(prepare(x), labels, classes)
         k = len(classes)
         if k > 1:
-            cosine = directions @ directions.T
+            cosine = similarities(directions, directions, np.empty((k, k), np.float32))
             record["interclass_cosine"] = round(float((cosine.sum() - k) / (k * (k - 1))), 4)
         if t > 0:
             shared = [c for c in range(seen[t - 1]) if c in present] or sorted(present)
