@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,28 @@ def seed_spread(path: Path, recorded: RunResult) -> tuple[dict[str, float], list
     return spread, sorted(r.seed for r in runs)
 
 
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with `count` PyTorch threads (unchanged when None), then restore the
+    caller's count."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def verify(path: Path, plugins: Plugins, tolerance: float = 1e-4, device: str = "cpu",
            data_root: Path | None = None, log: Callable[[str], Any] = print) -> Verification:
     """Re-run the unit of `path` (same scenario, method parameters, seed and preset) and list
     every metric and matrix cell that differs from the file by more than `tolerance`.
 
-    The re-run uses the recorded number of PyTorch threads: on a CPU, training with another
-    number sums in another order and drifts by far more than rounding."""
+    The re-run uses the recorded number of PyTorch threads from the first step, the loading
+    of the data included: on a CPU, another number sums in another order (even a dataset's
+    pixel mean, by one float32 step on Fashion-MNIST), and training amplifies that into
+    differences far beyond rounding."""
     recorded = load_result(path)
     if recorded.status != "ok":
         raise BenchError(f"{path}: the unit failed when it ran; there is nothing to verify")
@@ -126,13 +142,12 @@ def verify(path: Path, plugins: Plugins, tolerance: float = 1e-4, device: str = 
         raise BenchError(f"{path}: recorded with {recorded.method} version "
                          f"{recorded.method_version!r}, installed version {method.version!r}; "
                          f"results of another version cannot be verified")
-    dataset = load_dataset(spec, plugins, data_root, download=False)
-    if recorded.provenance.get("torch_threads"):
-        torch.set_num_threads(recorded.provenance["torch_threads"])
-    evaluation = load_evaluation_dataset(spec, plugins, data_root, False, dataset)
-    rerun = run_unit(spec, dataset, method, recorded.params, recorded.seed, recorded.preset,
-                     torch.device(device), plugins.distribution_of_method(method.name), log,
-                     evaluation)
+    with torch_threads(recorded.provenance.get("torch_threads")):
+        dataset = load_dataset(spec, plugins, data_root, download=False)
+        evaluation = load_evaluation_dataset(spec, plugins, data_root, False, dataset)
+        rerun = run_unit(spec, dataset, method, recorded.params, recorded.seed, recorded.preset,
+                         torch.device(device), plugins.distribution_of_method(method.name), log,
+                         evaluation)
     report = Verification(recorded, rerun, tolerance)
     report.spread, report.seeds = seed_spread(path, recorded)
     if rerun.status != "ok":

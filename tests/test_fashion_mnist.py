@@ -1,9 +1,14 @@
 """A real Fashion-MNIST run on a subset: the data loader, training and evaluation together."""
 
+import os
+
 import numpy as np
+import pytest
 import torch
 
+from bench.cli import main
 from bench.data import ImageDataset
+from bench.orchestration import RunConfig, run
 from bench.runner import run_unit
 from bench.scenarios import scenario_from_dict
 
@@ -44,3 +49,43 @@ def test_two_step_upgrade_on_a_subset(fashion_mnist, plugins, seed, margin):
                  independent[0, 0] - 0.2)
     margin.above("l2's new/old over independent's + 0.1", l2[1, 0], independent[1, 0] + 0.1)
     assert np.isfinite(results["l2"].metrics["AM"])
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two threads to differ from one")
+def test_verify_matches_a_unit_written_with_another_thread_count(fashion_mnist, tmp_path,
+                                                                capsys):
+    """A result written with one PyTorch thread verifies in a process that runs two: the
+    re-run must load the data with the recorded count too, because the pixel mean over
+    Fashion-MNIST's 47 million values sums in another order with two threads (one float32
+    step apart), and training amplifies that."""
+    scenario = tmp_path / "fmnist-threads.toml"
+    scenario.write_text(SCENARIO)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        (_, (result,)) = run(RunConfig(scenario=str(scenario), methods=["l2"], seeds=[0],
+                                       out_dir=tmp_path, download=False), log=lambda _: None)
+        assert result.status == "ok" and result.provenance["torch_threads"] == 1
+        torch.set_num_threads(2)
+        path = tmp_path / "fmnist-threads" / "l2" / "seed-0.json"
+        assert main(["verify", str(path)]) == 0, capsys.readouterr().out
+        assert "MATCHES" in capsys.readouterr().out
+        assert torch.get_num_threads() == 2  # verify gives the caller its thread count back
+    finally:
+        torch.set_num_threads(before)
+
+
+SCENARIO = """
+name = "fmnist-threads"
+description = "Two short steps on a twentieth of Fashion-MNIST, for the verify test."
+dataset = "fashion-mnist"
+[[steps]]
+new_classes = 5
+[[steps]]
+new_classes = 5
+[presets.quick]
+epochs = 2
+batch_size = 64
+lr = 0.05
+data_fraction = 0.05
+"""
