@@ -25,7 +25,7 @@ from bench.results import RunResult
 from bench.scaffold import write_method_package
 from bench.scenarios import ScenarioSpec, plan_classes
 from bench.scenarios.describe import describe_scenario
-from bench.verify import MIN_SEEDS, SPREAD_SIGMAS, Verification, verify
+from bench.verify import MAX_DISTANCE_RATIO, MIN_SEEDS, Verification, verify
 
 
 def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
@@ -175,12 +175,12 @@ def cmd_verify(args: argparse.Namespace, plugins: Plugins) -> int:
         print(f"the re-run failed:\n{report.rerun.error}", file=sys.stderr)
         return 1
     for key, before, after in report.mismatches:
-        spread = (f" (seed std {report.spread[key]:.3g}: "
-                  f"{'within' if report.within_spread(key, before, after) else 'OUTSIDE'})"
-                  if key in report.spread else "")
-        print(f"DIFFERS {key}: recorded {before}, now {after}{spread}")
-    print(f"{args.result}: {verify_summary(report)} of {report.compared} values (tolerance "
-          f"{args.tolerance:g}, largest difference {report.largest_difference:.3g})")
+        seeds = [o.get(key) for o in report.others]
+        beside = (f" (other seeds: {', '.join(f'{v:.4g}' for v in seeds)})"
+                  if seeds and all(v is not None for v in seeds) else "")
+        print(f"DIFFERS {key}: recorded {before}, now {after}{beside}")
+    print(f"{args.result}: {verify_summary(report)} ({report.compared} values compared, "
+          f"tolerance {args.tolerance:g}, largest difference {report.largest_difference:.3g})")
     return 0 if report.ok else 1
 
 
@@ -189,15 +189,17 @@ def verify_summary(report: Verification) -> str:
     n = len(report.mismatches)
     machine = (f"recorded on another machine or software ({', '.join(report.machine_changes)} "
                f"differ)")
-    seeds = f"{SPREAD_SIGMAS:g} std over the other seeds ({', '.join(map(str, report.seeds))})"
-    match report.verdict:
-        case "matches":
-            return "MATCHES"
-        case "within-seed-spread":
-            return f"WITHIN SEED SPREAD: {n} differ, each within {seeds}; {machine}"
-        case "outside-seed-spread":
-            return (f"OUTSIDE SEED SPREAD: {len(report.outside_spread)} of the {n} that differ "
-                    f"exceed {seeds}; {machine}")
+    if report.verdict in ("within-seed-spread", "outside-seed-spread"):
+        rerun, seeds, count = report.distances()
+        others = ", ".join(map(str, report.seeds))
+        how_far = (f"the re-run lies {report.distance_ratio:.2f} times as far from the recorded "
+                   f"numbers as the other seeds ({others}) lie apart (root mean square over "
+                   f"{count} values: {rerun:.4f} against {seeds:.4f}; at most "
+                   f"{MAX_DISTANCE_RATIO:g} passes)")
+        word = "WITHIN" if report.verdict == "within-seed-spread" else "OUTSIDE"
+        return f"{word} SEED SPREAD: {n} differ; {how_far}; {machine}"
+    if report.verdict == "matches":
+        return "MATCHES"
     if report.machine_changes:
         return (f"DIFFERS in {n}; {machine}, and fewer than {MIN_SEEDS} seeds of this unit "
                 f"lie beside it to judge the seed-to-seed spread (run --seeds {MIN_SEEDS})")

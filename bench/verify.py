@@ -2,14 +2,15 @@
 
 What reproducibility compat-bench promises (docs/reproducibility.md): on the machine, software
 and thread count that wrote a result, a re-run gives the same numbers (up to `tolerance`); on
-another machine, numbers may differ, but by no more than the seed-to-seed spread. So a
-difference on another machine is judged against the spread of the unit's other seeds.
+another machine, numbers may differ, but by no more than the seed-to-seed spread. So on
+another machine, the re-run's distance from the recorded numbers is judged against the
+distance of the unit's other seeds from them.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +27,11 @@ from bench.runner import run_unit
 from bench.scenarios import scenario_from_dict
 
 IGNORED = {"train_time_s", "embed_time_s", "eval_time_s"}  # timings differ run to run by nature
-SPREAD_SIGMAS = 2.0  # a difference within this many seed-to-seed standard deviations is noise
-MIN_SEEDS = 3  # seeds needed to estimate the spread
+MAX_DISTANCE_RATIO = 1.0  # another machine may move the numbers as far as two seeds lie apart
+MIN_SEEDS = 3  # the file and two other seeds, whose distance measures the spread
 MACHINE = ("cpu", "platform", "device", "torch", "numpy", "faiss", "torch_threads")
+
+Values = dict[str, float | None]
 
 
 @dataclass
@@ -41,8 +44,8 @@ class Verification:
     compared: int = 0
     mismatches: list[tuple[str, float | None, float | None]] = field(default_factory=list)
     largest_difference: float = 0.0
-    spread: dict[str, float] = field(default_factory=dict)  # value → std over seeds
-    seeds: list[int] = field(default_factory=list)  # the seeds `spread` was estimated on
+    others: list[Values] = field(default_factory=list)  # the other seeds' values
+    seeds: list[int] = field(default_factory=list)  # and their seeds
 
     @property
     def machine_changes(self) -> list[str]:
@@ -50,14 +53,33 @@ class Verification:
         before, after = self.recorded.provenance, self.rerun.provenance
         return [k for k in MACHINE if before.get(k) is not None and before.get(k) != after.get(k)]
 
-    def within_spread(self, key: str, before: float | None, after: float | None) -> bool:
-        if key not in self.spread or before is None or after is None:
-            return False
-        return abs(after - before) <= SPREAD_SIGMAS * self.spread[key]
+    def distances(self) -> tuple[float, float, int]:
+        """Root mean square distance of the re-run's numbers from the recorded ones, and of
+        the other seeds' numbers from each other (every pair), over the `count` values all of
+        them hold.
+
+        A re-run on another machine starts the recorded trajectory (same seed, class order,
+        data and initialisation) and its floating-point path pushes it off; at worst it lands
+        as far from the recorded numbers as two seeds lie apart. Pooled over every value, so
+        that one value whose few seeds happen to agree closely cannot decide alone; and
+        measured without the recorded file, so a file whose numbers were changed cannot widen
+        the bar it is judged by."""
+        before, after = _values(self.recorded), _values(self.rerun)
+        keys = [k for k in before
+                if all(_finite(x.get(k)) for x in (before, after, *self.others))]
+        pairs = list(itertools.combinations(self.others, 2))
+        if not keys or not pairs:
+            return math.nan, math.nan, 0
+        rerun = sum((after[k] - before[k]) ** 2 for k in keys) / len(keys)
+        seeds = sum((a[k] - b[k]) ** 2 for a, b in pairs for k in keys) / (len(keys) * len(pairs))
+        return math.sqrt(rerun), math.sqrt(seeds), len(keys)
 
     @property
-    def outside_spread(self) -> list[tuple[str, float | None, float | None]]:
-        return [m for m in self.mismatches if not self.within_spread(*m)]
+    def distance_ratio(self) -> float:
+        """How many times as far from the recorded numbers the re-run lies as two seeds
+        lie apart."""
+        rerun, seeds, _ = self.distances()
+        return rerun / seeds if seeds > 0 else (0.0 if rerun == 0 else math.inf)
 
     @property
     def verdict(self) -> str:
@@ -65,16 +87,22 @@ class Verification:
         "differs" (on the same machine, or with too few seeds to judge the spread)."""
         if not self.mismatches:
             return "matches"
-        if not self.machine_changes or not self.spread:
+        if not self.machine_changes or len(self.others) < MIN_SEEDS - 1:
             return "differs"
-        return "outside-seed-spread" if self.outside_spread else "within-seed-spread"
+        if self.distance_ratio <= MAX_DISTANCE_RATIO:
+            return "within-seed-spread"
+        return "outside-seed-spread"
 
     @property
     def ok(self) -> bool:
         return self.rerun.status == "ok" and self.verdict in ("matches", "within-seed-spread")
 
 
-def _values(result: RunResult) -> dict[str, float | None]:
+def _finite(value: float | None) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _values(result: RunResult) -> Values:
     values = {f"metrics.{k}": v for k, v in result.metrics.items() if k not in IGNORED}
     for metric, matrix in result.matrices.items():
         for i, row in enumerate(matrix):
@@ -83,11 +111,10 @@ def _values(result: RunResult) -> dict[str, float | None]:
     return values
 
 
-def seed_spread(path: Path, recorded: RunResult) -> tuple[dict[str, float], list[int]]:
-    """Each value's standard deviation over the other seeds of the same unit settings whose
-    result files lie beside `path` (seed-N.json), and those seeds; nothing when fewer than
-    `MIN_SEEDS` seeds are recorded in all. The file being verified is left out, so a value
-    changed in it cannot widen the spread it is judged by."""
+def other_seeds(path: Path, recorded: RunResult) -> tuple[list[Values], list[int]]:
+    """The values of the other seeds' result files of the same unit settings that lie beside
+    `path` (seed-N.json), and their seeds: the seed-to-seed spread a re-run on another machine
+    is judged by. The file being verified is not among them."""
     runs = []
     for other in sorted(path.parent.glob("seed-*.json")):
         if other.resolve() == path.resolve():
@@ -100,15 +127,8 @@ def seed_spread(path: Path, recorded: RunResult) -> tuple[dict[str, float], list
                 getattr(result, f) == getattr(recorded, f) for f in
                 ("method", "method_version", "params", "preset", "scenario_spec")):
             runs.append(result)
-    if len(runs) < MIN_SEEDS - 1:
-        return {}, []
-    values = [_values(r) for r in runs]
-    spread = {}
-    for key in values[0]:
-        numbers = [float(n) for v in values if (n := v.get(key)) is not None]
-        if len(numbers) == len(values) and not any(math.isnan(n) for n in numbers):
-            spread[key] = statistics.stdev(numbers)
-    return spread, sorted(r.seed for r in runs)
+    runs.sort(key=lambda r: r.seed)
+    return [_values(r) for r in runs], [r.seed for r in runs]
 
 
 @contextmanager
@@ -149,7 +169,7 @@ def verify(path: Path, plugins: Plugins, tolerance: float = 1e-4, device: str = 
                          torch.device(device), plugins.distribution_of_method(method.name), log,
                          evaluation)
     report = Verification(recorded, rerun, tolerance)
-    report.spread, report.seeds = seed_spread(path, recorded)
+    report.others, report.seeds = other_seeds(path, recorded)
     if rerun.status != "ok":
         return report
     before, after = _values(recorded), _values(rerun)
