@@ -33,8 +33,9 @@ from bench.orchestration import RunConfig, run
 from bench.plots import budget_curves_figure
 from bench.plugins import load_plugins
 from bench.publish import docs_link, publish
-from bench.results import ResultError, load_result
+from bench.results import ResultError, RunResult, load_result
 from bench.scenarios import builtin_scenarios
+from bench.verify import Verification, result_values
 from tests.conftest import TINY
 
 ROOT = Path(__file__).parents[1]
@@ -342,6 +343,31 @@ def test_verify_judges_another_machines_numbers_against_the_other_seeds(tmp_path
     (folder / "seed-2.json").unlink()
     code, out = verify_moved(0.0)
     assert code == 1 and "fewer than 3 seeds" in out, out
+
+
+def test_a_flipped_compatibility_count_alone_does_not_decide_another_machines_verdict():
+    """Two models whose new/old top-1 sits next to old/old: another machine moves it across
+    that bar, so ECC and AC flip from 0 to 1 while the other seeds agree on 0. The cells
+    moved far less than the seeds lie apart, so the verdict is within the spread; cells moved
+    farther are outside it."""
+    def unit(old: float, cross: float, new: float, cpu: str = "CPU A") -> RunResult:
+        passed = float(cross > old)
+        return RunResult(scenario="s", method="m", seed=0, preset="quick", status="ok",
+                         matrices={"top1": [[old, None], [cross, new]]},
+                         metrics={"ECC": passed, "AC": passed, "cross_top1": cross,
+                                  "old_top1": old, "new_top1": new},
+                         provenance={"cpu": cpu})
+    others = [result_values(unit(0.80, 0.74, 0.86)), result_values(unit(0.78, 0.70, 0.83))]
+    report = Verification(unit(0.810, 0.808, 0.850), unit(0.809, 0.812, 0.851, "CPU B"), 1e-4,
+                          mismatches=[("metrics.ECC", 0.0, 1.0)], others=others, seeds=[1, 2])
+    assert report.machine_changes == ["cpu"]
+    rerun, seeds, count = report.distances()
+    assert count == 6 and rerun < seeds  # the three cells and three top-1 metrics
+    assert report.verdict == "within-seed-spread"
+    moved = Verification(unit(0.810, 0.808, 0.850), unit(0.75, 0.68, 0.92, "CPU B"), 1e-4,
+                         mismatches=[("metrics.new_top1", 0.85, 0.92)], others=others,
+                         seeds=[1, 2])
+    assert moved.verdict == "outside-seed-spread"
 
 
 def test_committed_boards_are_rendered_from_the_committed_results(tmp_path):
