@@ -3,8 +3,8 @@
 What reproducibility compat-bench promises (docs/reproducibility.md): on the machine, software
 and thread count that wrote a result, a re-run gives the same numbers (up to `tolerance`); on
 another machine, numbers may differ, but by no more than the seed-to-seed spread. So on
-another machine, the re-run's distance from the recorded numbers is judged against the
-distance of the unit's other seeds from them.
+another machine, the re-run's distance from the recorded numbers is judged against how far
+the unit's other seeds lie apart.
 """
 
 from __future__ import annotations
