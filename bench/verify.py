@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -70,12 +71,13 @@ class Verification:
         before, after = result_values(self.recorded), result_values(self.rerun)
         keys = [k for k in before if not _counts_inequalities(k)
                 and all(_finite(x.get(k)) for x in (before, after, *self.others))]
-        pairs = list(itertools.combinations(self.others, 2))
-        if not keys or not pairs:
+        if not keys or len(self.others) < 2:
             return math.nan, math.nan, 0
-        rerun = sum((after[k] - before[k]) ** 2 for k in keys) / len(keys)
-        seeds = sum((a[k] - b[k]) ** 2 for a, b in pairs for k in keys) / (len(keys) * len(pairs))
-        return math.sqrt(rerun), math.sqrt(seeds), len(keys)
+        recorded, rerun, *seeds = ([cast(float, v[k]) for k in keys]  # finite, kept above
+                                   for v in (before, after, *self.others))
+        apart = statistics.fmean(_mean_square_difference(a, b)
+                                 for a, b in itertools.combinations(seeds, 2))
+        return math.sqrt(_mean_square_difference(rerun, recorded)), math.sqrt(apart), len(keys)
 
     @property
     def distance_ratio(self) -> float:
@@ -105,6 +107,10 @@ def _counts_inequalities(key: str) -> bool:
     """AC and ECC under any protocol (`metrics.AC`, `metrics.seen_ECC`, ...)."""
     metric = key.removeprefix("metrics.")
     return metric != key and metric.rsplit("_", 1)[-1] in INEQUALITY_COUNTS
+
+
+def _mean_square_difference(a: list[float], b: list[float]) -> float:
+    return statistics.fmean((x - y) ** 2 for x, y in zip(a, b, strict=True))
 
 
 def _finite(value: float | None) -> bool:
