@@ -12,11 +12,25 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import joblib
+import torch
 
 from bench.errors import BenchError
 from bench.options import BACKENDS
 
 J = TypeVar("J")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with `count` PyTorch threads (unchanged when None), then restore the
+    caller's count."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def worker_threads(jobs: int, backend: str) -> int | None:

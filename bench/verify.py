@@ -12,8 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +20,7 @@ from typing import Any, cast
 import torch
 
 from bench.errors import BenchError
+from bench.execution import torch_threads
 from bench.plugins import Plugins
 from bench.resolve import load_dataset, load_evaluation_dataset
 from bench.results import ResultError, RunResult, load_result
@@ -145,19 +145,6 @@ def other_seeds(path: Path, recorded: RunResult) -> tuple[list[Values], list[int
             runs.append(result)
     runs.sort(key=lambda r: r.seed)
     return [result_values(r) for r in runs], [r.seed for r in runs]
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with `count` PyTorch threads (unchanged when None), then restore the
-    caller's count."""
-    before = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def verify(path: Path, plugins: Plugins, tolerance: float = 1e-4, device: str = "cpu",

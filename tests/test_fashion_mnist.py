@@ -8,6 +8,7 @@ import torch
 
 from bench.cli import main
 from bench.data import ImageDataset
+from bench.execution import torch_threads
 from bench.orchestration import RunConfig, run
 from bench.runner import run_unit
 from bench.scenarios import scenario_from_dict
@@ -60,19 +61,15 @@ def test_verify_matches_a_unit_written_with_another_thread_count(fashion_mnist, 
     step apart), and training amplifies that."""
     scenario = tmp_path / "fmnist-threads.toml"
     scenario.write_text(SCENARIO)
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with torch_threads(1):
         (_, (result,)) = run(RunConfig(scenario=str(scenario), methods=["l2"], seeds=[0],
                                        out_dir=tmp_path, download=False), log=lambda _: None)
-        assert result.status == "ok" and result.provenance["torch_threads"] == 1
-        torch.set_num_threads(2)
+    assert result.status == "ok" and result.provenance["torch_threads"] == 1
+    with torch_threads(2):
         path = tmp_path / "fmnist-threads" / "l2" / "seed-0.json"
         assert main(["verify", str(path)]) == 0, capsys.readouterr().out
         assert "MATCHES" in capsys.readouterr().out
         assert torch.get_num_threads() == 2  # verify gives the caller its thread count back
-    finally:
-        torch.set_num_threads(before)
 
 
 SCENARIO = """

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 import bench
 from bench.boards import budget_phrase, catalog_change, collect_boards
 from bench.cards import board_cards
 from bench.cli import main
 from bench.errors import BenchError
+from bench.execution import torch_threads
 from bench.leaderboard import (
     kendall_tau,
     protocol_agreement,
@@ -310,13 +310,9 @@ def test_verify_judges_another_machines_numbers_against_the_other_seeds(tmp_path
     two threads on another CPU, its numbers come from one) moves a re-run's numbers less far
     than two seeds lie apart: within the seed spread. Numbers moved farther than that are
     outside it, and with fewer than three seeds there is no spread to judge by."""
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with torch_threads(1):
         run(RunConfig(scenario=str(TINY), methods=["l2"], seeds=[0, 1, 2], out_dir=tmp_path,
                       download=False), log=lambda _: None)
-    finally:
-        torch.set_num_threads(before)
     folder = tmp_path / "tiny" / "l2"
     raws = [json.loads((folder / f"seed-{s}.json").read_text()) for s in range(3)]
     cells = [(m, i, j) for m, matrix in raws[0]["matrices"].items()

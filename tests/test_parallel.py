@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-import torch
 from distributed import LocalCluster
 
 from bench.errors import BenchError
-from bench.execution import worker_threads
+from bench.execution import torch_threads, worker_threads
 from bench.orchestration import RunConfig, run
 from bench.results import load_result, result_path
 from tests.conftest import TINY
@@ -27,14 +26,10 @@ def serial(tmp_path_factory):
 
     def with_threads(threads: int):
         if threads not in runs:
-            before = torch.get_num_threads()
-            torch.set_num_threads(threads)
-            try:
+            with torch_threads(threads):
                 runs[threads] = tmp_path_factory.mktemp(f"serial-{threads}")
                 run(RunConfig(scenario=str(TINY), out_dir=runs[threads], **UNITS),
                     log=lambda m: None)
-            finally:
-                torch.set_num_threads(before)
         return runs[threads]
     return with_threads
 
