@@ -2,12 +2,14 @@
 anything trains."""
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
 from bench.errors import BenchError, ScenarioError
 from bench.orchestration import RunConfig, run
+from bench.resolve import resolve_scenario
 from bench.scenarios import Budget, StepSpec, load_scenario_file, scenario_from_dict
 from bench.scenarios.loader import _TOP_KEYS
 
@@ -104,6 +106,15 @@ def test_every_catalog_scenario_is_documented_and_shown(plugins, capsys):
             shown = capsys.readouterr().out
             assert f"# {name}" in shown and "| preset" in shown and "quick" in shown
             assert "Fits " in shown or "files are not here" in shown, shown[-300:]
+
+
+def test_every_catalog_scenario_rebuilds_from_its_recorded_form(plugins):
+    """A result holds `to_dict()` (in memory right after training, from JSON once saved), and
+    reports rebuild the scenario from it: both forms must give the same spec back."""
+    for name in plugins.scenarios:
+        spec = resolve_scenario(name, plugins)
+        for recorded in (spec.to_dict(), json.loads(json.dumps(spec.to_dict()))):
+            assert scenario_from_dict(recorded).to_dict() == spec.to_dict(), name
 
 
 def test_show_refuses_a_scenario_its_dataset_cannot_hold(tmp_path, capsys):

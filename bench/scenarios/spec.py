@@ -108,6 +108,7 @@ class ScenarioSpec:
         """A canonical, JSON-serialisable form (hashing and provenance); `source` excluded."""
         d = asdict(self)
         d.pop("source")
+        d["steps"] = list(d["steps"])  # as JSON gives it back: scenario_from_dict takes lists
         if isinstance(self.class_order, tuple):
             d["class_order"] = list(self.class_order)
         return d
