@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from bench.errors import BenchError
 from bench.method import Method
 from bench.models import (
     COSINE_LOSSES,
@@ -44,14 +45,15 @@ __all__ = ["COSINE_LOSSES", "COSINE_SCALE", "CosineClassifier", "FixedClassifier
 
 class SimplexMethod(Method):
     """A method whose every model classifies against one fixed, never-trained d-Simplex
-    (Pernici et al., TNNLS 2021): K = `step.capacity` prototypes with pairwise cosine
-    −1/(K−1), built at the first step and kept in the method's state (CoReS, CL2R, HOC).
-    The embedding head that maps onto the simplex space has no bias, as `fc1` in the
-    official code of all three (cores-compatibility, CompatibleLifelongRepresentation and
-    iamcl2r: `nn.Linear(out_dim, feat_size, bias=False)`). After each fit it logs how
-    stationary the features are: `prototype_cosine`, the mean cosine of each seen class's
-    mean training feature with its own prototype (1 at stationarity), and
-    `other_prototype_cosine`, with the other seen prototypes (−1/(K−1) at stationarity)."""
+    (Pernici et al., TNNLS 2021): K prototypes with pairwise cosine −1/(K−1) (K from
+    `simplex_size`), built at the first step and kept in the method's state (CoReS, CL2R,
+    HOC); the features are (K−1)-dimensional. The embedding head that maps onto the simplex
+    space has no bias, as `fc1` in the official code of all three (cores-compatibility,
+    CompatibleLifelongRepresentation and iamcl2r: `nn.Linear(out_dim, feat_size,
+    bias=False)`). After each fit it logs how stationary the features are:
+    `prototype_cosine`, the mean cosine of each seen class's mean training feature with its
+    own prototype (1 at stationarity), and `other_prototype_cosine`, with the other seen
+    prototypes (−1/(K−1) at stationarity)."""
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         super().__init__(params)
@@ -60,8 +62,18 @@ class SimplexMethod(Method):
     def simplex(self, step: Step) -> FixedClassifier:
         """The classifier every step shares."""
         if self.prototypes is None:
-            self.prototypes = d_simplex(step.capacity)
+            self.prototypes = d_simplex(self.simplex_size(step))
         return FixedClassifier(self.prototypes)
+
+    def simplex_size(self, step: Step) -> int:
+        """K: the method's `preallocated_classes` parameter, or, when it is 0 or the method
+        has none, one prototype per class the scenario plans (`step.capacity`)."""
+        size = int(self.params.get("preallocated_classes", 0)) or step.capacity
+        if size < step.capacity:
+            raise BenchError(f"{self.name}.preallocated_classes={size} is fewer than the "
+                             f"{step.capacity} classes the scenario plans: give 0 (one "
+                             f"prototype per planned class) or at least {step.capacity}")
+        return size
 
     def simplex_model(self, step: Step) -> Model:
         """A fresh model whose bias-free head maps onto the simplex space (dimension K − 1)."""

@@ -31,8 +31,10 @@ class CL2R(SimplexMethod):
 
         L = CE(Wᵀ φ_new(x), y) + λ · mean_{replayed i} (1 − cos(φ_new(x_i), φ_old(x_i)))
 
-    W: the fixed d-Simplex of K = `step.capacity` classes shared by every step (CoReS), so the
-    feature dimension is K − 1; φ_old the previous step's frozen model;
+    W: the fixed d-Simplex of K classes shared by every step (CoReS), so the feature
+    dimension is K − 1; K is one per class the scenario plans (`preallocated_classes = 0`),
+    the official code's rule (`feat_size=99`, K = 100 on CIFAR-100); φ_old the previous
+    step's frozen model;
     λ = λ_base · sqrt(#new / #old classes), λ_base = 5 (the repository's configs; its
     dataclass default is 10). Each step starts from the previous model's weights, as CL2R
     continues from the last checkpoint.
@@ -65,7 +67,7 @@ class CL2R(SimplexMethod):
         "The replay memory is the scenario's, not 20 exemplars per class.",
     )
     version = "2"
-    defaults = {"distillation_base": 5.0}
+    defaults = {"distillation_base": 5.0, "preallocated_classes": 0}
 
     def train(self, step: bench.Step) -> bench.Model:
         model, old = self.continued_model(step)

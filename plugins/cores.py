@@ -10,9 +10,9 @@ from bench.nn import SimplexMethod
 class CoReS(SimplexMethod):
     """CoReS (Biondi, Pernici, Bruni, Del Bimbo, TPAMI 2023).
 
-    K = `step.capacity` classes are pre-allocated at the first step as the vertices of a
-    regular d-Simplex (pairwise cosine −1/(K−1), Pernici et al. TNNLS 2021); the same fixed,
-    never-trained prototypes W are the classifier of every step's model. Each step trains a
+    K classes are pre-allocated at the first step as the vertices of a regular d-Simplex
+    (pairwise cosine −1/(K−1), Pernici et al. TNNLS 2021); the same fixed, never-trained
+    prototypes W are the classifier of every step's model. Each step trains a
     fresh model whose learned projection maps onto the (K−1)-dimensional simplex space, with
 
         L = CE(Wᵀ φ(x), y)   over all K prototypes (classes not yet seen act as negatives),
@@ -21,8 +21,9 @@ class CoReS(SimplexMethod):
 
     As in the official code (cores-compatibility, src/cores/model.py): the projection onto
     the simplex space (`fc1`) has no bias, and each step trains from scratch. K follows its
-    rule of one prototype per class of the benchmark (100 on CIFAR-100): here the classes the
-    scenario plans (10 on Fashion-MNIST).
+    rule of one prototype per class of the benchmark (`feat_size=99`, K = 100 on CIFAR-100):
+    `preallocated_classes = 0`, the classes the scenario plans (10 on Fashion-MNIST); a
+    larger value pre-allocates that many.
 
     Deviations: the feature dimension is K−1, not the scenario's `embedding_dim` (the method
     defines it); plain cross-entropy is used whatever base loss the scenario names.
@@ -50,6 +51,7 @@ class CoReS(SimplexMethod):
         "`embedding_dim` says.",
     )
     version = "2"
+    defaults = {"preallocated_classes": 0}
 
     def train(self, step: bench.Step) -> bench.Model:
         return self.fit_on_simplex(step, self.simplex_model(step))

@@ -29,18 +29,21 @@ class HOC(SimplexMethod):
 
         L = λ · CE(Wᵀ φ_new(x), y) + (1 − λ) · L_NCE(φ_new(x), φ_old(x), y)   (`hoc_contrastive`)
 
-    W: the K = `step.capacity` vertices of a regular d-Simplex, fixed and shared by every
-    step's model (as in CoReS), so the feature dimension is K − 1; φ_old is the previous
-    step's frozen model. Each step after the first starts from a copy of the previous model's
-    weights (where shapes match), as the reference fine-tunes task after task; the first step
-    has no old model and trains with the CE term alone.
+    W: the K vertices of a regular d-Simplex, fixed and shared by every step's model (as in
+    CoReS), so the feature dimension is K − 1. K = `preallocated_classes` = 1024, the
+    reference's (iamcl2r methods/hoc.py: `'preallocated_classes': 1024`, features 1023-d)
+    whatever the number of classes; 0 gives one per class the scenario plans (CoReS's rule).
+    φ_old is the previous step's frozen model. Each step after the first starts from a copy of
+    the previous model's weights (where shapes match), as the reference fine-tunes task after
+    task; the first step has no old model and trains with the CE term alone.
 
-    Defaults are the paper's: λ = 0.1, μ = 10 (temperature 0.1). Deviations: the reference
-    writes targets from the bottom of a 1024-class pre-allocated simplex (y' = 1023 − y); a
-    regular simplex is the same under any relabelling, so we use y on K = capacity vertices.
-    Its replay batches (half memory) are the scenario's data mode here (cumulative data or
-    step.memory); the asynchronous replacement by an externally pre-trained model (IAM-CL²R)
-    is not part of our scenarios.
+    Defaults are the paper's: λ = 0.1, μ = 10 (temperature 0.1), K = 1024. The reference writes
+    targets from the bottom of the simplex (y' = 1023 − y); a regular simplex is the same
+    under any relabelling, so we use y. Version 3: K = 1024 (versions 1 and 2 used one vertex
+    per planned class: 9-d features on Fashion-MNIST). Deviations: its replay batches (half
+    memory) are the scenario's data mode here (cumulative data or step.memory); the
+    asynchronous replacement by an externally pre-trained model (IAM-CL²R) is not part of our
+    scenarios.
     """
 
     name = "hoc"
@@ -60,13 +63,11 @@ class HOC(SimplexMethod):
     deviations = (
         "Trained with the scenario's shared budget (epochs, optimiser, SGD with warm-up then "
         "cosine), not the paper's own schedule.",
-        "The simplex has K = the scenario's planned classes vertices; the reference pre-allocates "
-        "1024.",
         "Replay is the scenario's data mode; the asynchronous replacement by a pre-trained model "
         "(IAM-CL2R) is not one of the scenarios.",
     )
-    version = "2"
-    defaults = {"ce_weight": 0.1, "mu": 10.0}
+    version = "3"
+    defaults = {"ce_weight": 0.1, "mu": 10.0, "preallocated_classes": 1024}
 
     def train(self, step: bench.Step) -> bench.Model:
         model, old = self.continued_model(step)
