@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,16 @@ def main(argv: list[str] | None = None) -> int:
                   args.write)
 
 
+def changed_recipes(results: list[RunResult]) -> list[str]:
+    """The methods whose files differ in the method's version or parameters (a method edited
+    between the two budgets' runs): comparing them would credit the budget with the edit."""
+    recipes: dict[str, set[str]] = {}
+    for r in results:
+        recipe = json.dumps([r.method_version, r.params], sort_keys=True, default=str)
+        recipes.setdefault(r.method, set()).add(recipe)
+    return sorted(method for method, seen in recipes.items() if len(seen) > 1)
+
+
 def noise_results(args: argparse.Namespace, spec: ScenarioSpec,
                   once: list[RunResult]) -> list[RunResult]:
     """The preset's result files of seeds 0..--noise-seeds−1 trained under the setting of
@@ -277,9 +288,15 @@ def finish(spec: ScenarioSpec, preset: str, seeds: list[int], once: list[RunResu
            twice: list[RunResult], noise: list[RunResult], write: Path | None) -> int:
     if not twice:
         raise SystemExit(f"no {preset}-x2 results of {spec.name} to compare")
-    doubled = {r.method for r in twice}
-    once = [r for r in once if r.method in doubled]  # rank the same methods at both budgets
+    changed = changed_recipes(once + twice)
+    compared = {r.method for r in twice} - set(changed)
+    # rank the same methods, with one recipe each, at both budgets
+    once = [r for r in once if r.method in compared]
+    twice = [r for r in twice if r.method in compared]
     text = report(spec, preset, seeds, once, twice, noise)
+    if changed:
+        text += (f"- left out: {', '.join(changed)} (the files at the two budgets come from "
+                 f"other versions or parameters of the method; re-run both budgets to compare)\n")
     print("\n" + text)
     if write:
         command = " ".join(["python", "benchmarks/convergence.py", *sys.argv[1:]])

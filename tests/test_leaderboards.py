@@ -193,6 +193,23 @@ def test_the_convergence_check_reports_what_doubling_did_to_the_keys_a_verdict_r
     assert "largest |Δ AC| = 0.400 (a, seed std 0.141 at 1×)" in summary
 
 
+def test_the_convergence_check_leaves_out_a_method_edited_between_the_budgets(
+        results_dir, convergence, capsys):
+    """A method whose version (or parameters) differ between its files at the two budgets
+    is not compared: the edit, not the budget, would have moved it."""
+    (board,) = collect_boards([results_dir])
+    once = with_ac(board, {"a": (0.5, 0.7), "b": (0.1, 0.3)})
+    twice = [dataclasses.replace(r, method_version="edited") if r.method == "a" else r
+             for r in with_ac(board, {"a": (0.2, 0.2), "b": (0.6, 0.6)})]
+    assert convergence.changed_recipes(once + twice) == ["a"]
+    assert convergence.changed_recipes(once + once) == []
+    assert convergence.finish(board.spec, "quick", [0, 1], once, twice, once, None) == 0
+    shown = capsys.readouterr().out
+    assert "- left out: a (the files at the two budgets come from other versions" in shown
+    assert [cells[0] for cells in map(markdown_cells, shown.splitlines())
+            if cells and cells[0] in ("a", "b")] == ["b"]
+
+
 def with_ac(board, acs: dict[str, tuple[float, ...]]) -> list:
     """Results of made-up methods with the given AC on seeds 0, 1, … (AM 0.5 on every seed),
     built on the board's real `independent` units."""
