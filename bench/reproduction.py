@@ -184,10 +184,17 @@ def _epochs(result: RunResult) -> int:
     return budget.epochs if budget else 0
 
 
-def _at_longer_budget(claim: Claim, verdict: Verdict, longer: Sequence[RunResult]) -> str:
+def _at_longer_budget(claim: Claim, verdict: Verdict, scenario_results: Sequence[RunResult],
+                      longer: Sequence[RunResult]) -> str:
     """The claim judged on the same scenario trained longer, at each longer budget found
-    (shortest first), and whether the verdict moved at any of them."""
-    scenario = sorted((r for r in longer if r.scenario == claim.scenario), key=_epochs)
+    (shortest first), and whether the verdict moved at any of them. Only longer units of the
+    recipes judged at the board's budget count: a method changed since its longer run is not
+    judged there."""
+    recipes = {(r.method, r.recipe()) for r in scenario_results}
+    there = [r for r in longer if r.scenario == claim.scenario]
+    scenario = sorted((r for r in there if (r.method, r.recipe()) in recipes), key=_epochs)
+    if there and not scenario:
+        return "— (the longer files come from other versions or parameters of the methods)"
     cells, verdicts = [], set()
     for preset in dict.fromkeys(r.preset for r in scenario):
         trained = [r for r in scenario if r.preset == preset]
@@ -223,7 +230,7 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
                 other = judge(replace(claim, scenario=name, protocol=protocol), there)
                 verdict = replace(verdict, reason=f"{verdict.reason}; on `{name}` under "
                                                   f"{protocol}: {other.reason}")
-        longer_cell = f" {_at_longer_budget(claim, verdict, longer)} |" if longer else ""
+        longer_cell = f" {_at_longer_budget(claim, verdict, scenario, longer)} |" if longer else ""
         rows.append(f"| `{claim.method}` | {claim.statement} ({claim.source}) | "
                     f"`{claim.scenario}`, {claim.protocol}, {budget_of(scenario)} | "
                     f"{claim.criterion} | {_seeds(verdict)} | **{verdict.verdict}** | "

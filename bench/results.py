@@ -79,6 +79,11 @@ class RunResult:
         return np.array([[np.nan if v is None else v for v in row]
                          for row in self.matrices[metric]], dtype=float)
 
+    def recipe(self) -> str:
+        """The method's version and parameters as one comparable string: two results of a
+        method with different recipes measure different methods (one edited in between)."""
+        return json.dumps([self.method_version, self.params], sort_keys=True, default=str)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, allow_nan=False)
 

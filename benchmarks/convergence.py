@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -267,8 +266,7 @@ def changed_recipes(results: list[RunResult]) -> list[str]:
     between the two budgets' runs): comparing them would credit the budget with the edit."""
     recipes: dict[str, set[str]] = {}
     for r in results:
-        recipe = json.dumps([r.method_version, r.params], sort_keys=True, default=str)
-        recipes.setdefault(r.method, set()).add(recipe)
+        recipes.setdefault(r.method, set()).add(r.recipe())
     return sorted(method for method, seen in recipes.items() if len(seen) > 1)
 
 

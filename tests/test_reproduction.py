@@ -93,6 +93,11 @@ def test_a_verdict_the_budget_decides_says_so(results):
     assert "longest: **not reproduced**, 0.000 ± 0.000 (3 seeds); " in row
     assert "images: **reproduced**, " in row
     assert row.endswith("; **the verdict depends on the budget** |")
+    # a method changed since its longer run is not judged there
+    edited = [dataclasses.replace(r, method_version="edited") for r in zeroed]
+    row = report(found, [claim], longer=edited).splitlines()[-1]
+    assert row.endswith("| — (the longer files come from other versions or parameters of the "
+                        "methods) |")
 
 
 def test_the_committed_report_is_what_its_command_writes_today(tmp_path, monkeypatch):
