@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="repeatable, one budget per folder: result files of the same "
                         "scenarios trained longer (e.g. docs/convergence/eighth-32/x2): judge "
                         "each claim there too and say which verdicts the budget decides")
+    p.add_argument("--variant", type=Path, action="append", default=[], metavar="DIR",
+                   help="repeatable, one recipe variant per folder: result files of claims' "
+                        "methods trained at the same budget with --set (e.g. "
+                        "docs/sensitivity/lce-angular-alignment): judge each claim with them "
+                        "in place of the board's and say which verdicts a constant decides")
 
     p = command("anchors", help="run the CIFAR-100 settings with published figures and "
                        "print ours beside them (needs CIFAR-100; meant for a GPU)")

@@ -143,10 +143,12 @@ def cmd_reproduction(args: argparse.Namespace, plugins: Plugins) -> int:
     results = all_results(args.paths)
     command = " ".join(["bench reproduction", *map(str, args.paths),
                         *(f"--longer {path}" for path in args.longer),
+                        *(f"--variant {path}" for path in args.variant),
                         *([f"--write {args.write}"] if args.write else [])])
     # each --longer folder is one budget, checked on its own; the report judges them apart
     longer = [r for path in args.longer for r in all_results([path])]
-    text = reproduction_report(results, longer=longer, command=command)
+    variants = [all_results([path]) for path in args.variant]
+    text = reproduction_report(results, longer=longer, variants=variants, command=command)
     if args.write:
         args.write.write_text(text)
         print(f"Wrote {args.write} from {len(results)} result files")

@@ -10,10 +10,15 @@ on none. It is judged under the claim's protocol, and its reason also says under
 protocols it holds, since the papers do not agree on one. A claim may name other scenarios
 (`also`) whose reading its reason adds: the d-Simplex papers retrieve on classes no model
 trained on, so their claims are judged on `multistep-transfer`, and read on `multistep` too.
+A claim is judged again at longer budgets (`longer`) and under recipe variants (`variants`:
+the same scenario and budget with one hyper-parameter changed), so a verdict that the budget
+or a recipe constant decides says so.
 
     bench reproduction leaderboards/results --longer docs/convergence/eighth-32/x2 \
         --longer docs/convergence/new-data-eighth-32/x2 --longer docs/convergence/new-data-x4/x2 \
-        --longer docs/convergence/multistep-transfer-eighth-32/x2 --write docs/reproduction.md
+        --longer docs/convergence/multistep-transfer-eighth-32/x2 \
+        --variant docs/sensitivity/lce-angular-alignment --variant docs/sensitivity/simplex-k100 \
+        --variant docs/sensitivity/simplex-k1024 --write docs/reproduction.md
 """
 
 from __future__ import annotations
@@ -209,14 +214,52 @@ def _at_longer_budget(claim: Claim, verdict: Verdict, scenario_results: Sequence
     return "; ".join([*cells, moved])
 
 
+def _changed_by(results: Sequence[RunResult]) -> str:
+    """The `--set` options that trained `results` ('--set lce.alignment_weight=3.125')."""
+    options = sorted({f"--set {r.method}.{key}={value}" for r in results
+                      for key, value in r.overrides.items()})
+    return f"`{' '.join(options)}`" if options else "the default recipe"
+
+
+def _under_variants(claim: Claim, verdict: Verdict, scenario_results: Sequence[RunResult],
+                    variants: Sequence[Sequence[RunResult]]) -> str:
+    """The claim judged again with the units of each variant (the claim's methods trained
+    with a hyper-parameter changed) in place of the board's, one variant at a time. Only a
+    variant of the versions and the budget judged at the board's budget counts."""
+    methods = {claim.method, claim.of}
+    versions = {(r.method, r.method_version) for r in scenario_results}
+    cells, verdicts = [], set()
+    for variant in variants:
+        there = [r for r in variant if r.scenario == claim.scenario and r.method in methods]
+        if not there:
+            continue
+        if (any((r.method, r.method_version) not in versions for r in there)
+                or budget_of(there) != budget_of(scenario_results)):
+            cells.append(f"{_changed_by(there)}: — (its files come from other versions or "
+                         "budgets of the methods)")
+            continue
+        replaced = {(r.method, r.seed) for r in there}
+        other = judge(claim, [*there, *(r for r in scenario_results
+                                        if (r.method, r.seed) not in replaced)])
+        cells.append(f"{_changed_by(there)}: **{other.verdict}**, {_seeds(other)}")
+        verdicts.add(other.verdict)
+    if not cells:
+        return "—"
+    if verdicts:
+        cells.append("**the verdict depends on the recipe**" if verdicts - {verdict.verdict}
+                     else "the same verdict")
+    return "; ".join(cells)
+
+
 def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
-           longer: Sequence[RunResult] = (),
+           longer: Sequence[RunResult] = (), variants: Sequence[Sequence[RunResult]] = (),
            command: str = "bench reproduction leaderboards/results --write "
                           "docs/reproduction.md") -> str:
     """docs/reproduction.md: one row per claim, from the results of each claim's scenario.
     With `longer` (the same scenarios trained at more epochs, as benchmarks/convergence.py
     does; several budgets are judged apart), each claim is judged there too, so a verdict
-    that the budget decides says so.
+    that the budget decides says so. With `variants` (result folders of the claims' methods
+    trained with a hyper-parameter changed), each claim is judged under each variant too.
     `command` is the one the header says generated the report."""
     rows = []
     presets = sorted({r.preset for r in results})
@@ -230,22 +273,35 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
                 other = judge(replace(claim, scenario=name, protocol=protocol), there)
                 verdict = replace(verdict, reason=f"{verdict.reason}; on `{name}` under "
                                                   f"{protocol}: {other.reason}")
-        longer_cell = f" {_at_longer_budget(claim, verdict, scenario, longer)} |" if longer else ""
+        extra_cells = ""
+        if longer:
+            extra_cells += f" {_at_longer_budget(claim, verdict, scenario, longer)} |"
+        if variants:
+            extra_cells += f" {_under_variants(claim, verdict, scenario, variants)} |"
         rows.append(f"| `{claim.method}` | {claim.statement} ({claim.source}) | "
                     f"`{claim.scenario}`, {claim.protocol}, {budget_of(scenario)} | "
                     f"{claim.criterion} | {_seeds(verdict)} | **{verdict.verdict}** | "
-                    f"{verdict.reason} |{longer_cell}")
+                    f"{verdict.reason} |{extra_cells}")
     header = "| method | claim (source) | our setting | criterion | ours | verdict | reason |"
     rule = "|---|---|---|---|---|---|---|"
-    longer_text = ""
+    columns_text = ""
     if longer:
         header += " at a longer budget |"
         rule += "---|"
-        longer_text = (" The last column judges the same claim on the same scenario trained "
-                       "longer (`--longer`: the files benchmarks/convergence.py trains at "
-                       "twice the epochs, or twice those, presets: " + ", ".join(sorted({
-                           r.preset for r in longer})) + "); where the verdict differs, the "
-                       "budget, not the method, decides it (docs/convergence.md).")
+        columns_text += (
+            " The column 'at a longer budget' judges the same claim on the same scenario "
+            "trained longer (`--longer`: the files benchmarks/convergence.py trains at twice "
+            "the epochs, or twice those, presets: " + ", ".join(sorted({
+                r.preset for r in longer})) + "); where the verdict differs, the budget, not "
+            "the method, decides it (docs/convergence.md).")
+    if variants:
+        header += " under a recipe variant |"
+        rule += "---|"
+        columns_text += (
+            " The column 'under a recipe variant' judges the same claim at the same budget "
+            "with a recipe constant changed (`--variant`: result files trained with the "
+            "`--set` options it names, kept under docs/sensitivity/); where the verdict "
+            "differs, that constant decides it (docs/methods.md).")
     return "\n".join([
         "# Reproduction report", "",
         f"Generated by `{command}` from the result files (presets: "
@@ -255,7 +311,7 @@ def report(results: Sequence[RunResult], claims: Sequence[Claim] = CLAIMS,
         "the verdict: reproduced (on the mean and every seed), partially (on the mean or some "
         "seeds), not reproduced (on none). The reason gives the numbers, and the same "
         "criterion under the other protocols the unit was scored with (docs/metrics.md, "
-        "Protocols)." + longer_text + " Fashion-MNIST with a small CNN is not the papers' "
+        "Protocols)." + columns_text + " Fashion-MNIST with a small CNN is not the papers' "
         "setting: a verdict here says whether the claimed effect appears at this scale under "
         "one budget, and a claim not reproduced is a finding to examine, not a refutation.", "",
         header, rule, *rows, ""])

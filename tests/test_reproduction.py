@@ -100,6 +100,43 @@ def test_a_verdict_the_budget_decides_says_so(results):
                         "methods) |")
 
 
+def test_a_verdict_a_recipe_constant_decides_says_so(results, tmp_path):
+    """Judged again with a variant's units (the method trained with --set) in place of the
+    board's: the cell names the option and says whether the verdict moved."""
+    out, _ = results
+    found = collect_boards([out])[0].results
+    run(RunConfig(scenario=str(TINY), methods=["l2"], seeds=[0, 1, 2],
+                  overrides={"l2": {"weight": "0"}}, out_dir=tmp_path, download=False),
+        log=lambda _: None)
+    variant = collect_boards([tmp_path])[0].results
+    assert {r.params["weight"] for r in variant} == {0.0}
+    claim = Claim("l2", "a claim", "a test", "tiny", "leave-one-out", "AM", ">", "AM",
+                  of="independent")
+    expected = judge(claim, [*variant, *(r for r in found if r.method != "l2")])
+    lines = report(found, [claim], variants=[variant]).splitlines()
+    assert lines[-3].endswith("| reason | under a recipe variant |")
+    moved = judge(claim, found).verdict != expected.verdict
+    assert lines[-1].endswith(
+        f"| `--set l2.weight=0`: **{expected.verdict}**, {expected.ours} (3 seeds); "
+        + ("**the verdict depends on the recipe** |" if moved else "the same verdict |"))
+    # a variant whose numbers flip the verdict says the constant decides it
+    zeroed = [dataclasses.replace(r, metrics={**r.metrics, "AM": 0.0}) for r in variant]
+    above_zero = Claim("l2", "a claim", "a test", "tiny", "leave-one-out", "AM", ">", 0.0)
+    row = report(found, [above_zero], variants=[zeroed]).splitlines()[-1]
+    assert "**reproduced**" in row
+    assert row.endswith(": **not reproduced**, 0.000 ± 0.000 (3 seeds); **the verdict depends "
+                        "on the recipe** |")
+    # a claim whose methods the variant does not train is not judged under it
+    untouched = Claim("independent", "a claim", "a test", "tiny", "leave-one-out", "AM", ">",
+                      0.0)
+    assert report(found, [untouched], variants=[variant]).splitlines()[-1].endswith("| — |")
+    # a variant of another version of the method is not mixed with the board's units
+    edited = [dataclasses.replace(r, method_version="edited") for r in variant]
+    assert report(found, [claim], variants=[edited]).splitlines()[-1].endswith(
+        "| `--set l2.weight=0`: — (its files come from other versions or budgets of the "
+        "methods) |")
+
+
 def test_the_committed_report_is_what_its_command_writes_today(tmp_path, monkeypatch):
     """docs/reproduction.md names the command that generated it; run it again (writing
     elsewhere) and the report must not differ: no stale verdict stays in the docs."""
