@@ -17,6 +17,7 @@ or a recipe constant decides says so.
     bench reproduction leaderboards/results --longer docs/convergence/eighth-32/x2 \
         --longer docs/convergence/new-data-eighth-32/x2 --longer docs/convergence/new-data-x4/x2 \
         --longer docs/convergence/multistep-transfer-eighth-32/x2 \
+        --longer docs/convergence/multistep-transfer-x4/x2 \
         --variant docs/sensitivity/lce-angular-alignment --variant docs/sensitivity/simplex-k100 \
         --variant docs/sensitivity/simplex-k1024 --write docs/reproduction.md
 """

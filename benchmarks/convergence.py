@@ -100,6 +100,9 @@ def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
         for label, ranked in ranks.items():
             table[f"{protocol} rank {label}"] = ranked
         both = pd.DataFrame(ranks).dropna()
+        if len(both) < 2:
+            summary.append(f"{protocol}: one method, no ranking to compare")
+            continue
         tau = kendall_tau(list(both["1x"].astype(float)), list(both["2x"].astype(float)))
         summary.append(f"{protocol}: Kendall τ between 1× and 2× = {tau:+.2f}"
                        f"{'' if tau == 1 else ' (the ranking moved)'}")
@@ -173,17 +176,19 @@ def seed_noise(spec: ScenarioSpec, results: list[RunResult], methods: set[str],
                ) -> tuple[pd.Series, list[str]]:
     """What changes between seeds at one budget: each of `methods`' std of final top-1 over
     the seeds that hold all of them, and Kendall τ between every two of those seeds' rankings
-    under each protocol (nothing when fewer than two seeds are complete)."""
+    under each protocol (nothing when fewer than two seeds are complete; no τ for one
+    method)."""
     ok = [r for r in results if r.status == "ok" and r.method in methods]
     seeds = [s for s in sorted({r.seed for r in ok})
              if {r.method for r in ok if r.seed == s} == methods]
     ok = [r for r in ok if r.seed in seeds]
     if len(seeds) < 2:
         return pd.Series(dtype=float), []
+    agreement = seed_agreement(spec, ok) if len(methods) > 1 else {}  # one method: no ranking
     lines = [f"{protocol}: Kendall τ between two seeds at 1× = "
              + ", ".join(f"{tau:+.2f}" for _, _, tau in pairs)
              + f" (seeds {', '.join(map(str, seeds))}, every pair)"
-             for protocol, pairs in seed_agreement(spec, ok).items()]
+             for protocol, pairs in agreement.items()]
     std = final_top1(ok).groupby("method").std()
     lines.append(f"largest std of final top-1 over seeds {', '.join(map(str, seeds))} at 1× = "
                  f"{float(std.max()):.3f} ({std.idxmax()})")

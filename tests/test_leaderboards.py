@@ -151,7 +151,12 @@ def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(res
     finals = [r.metrics["final_top1"] for r in board.results if r.method == "independent"]
     std, lines = convergence.seed_noise(board.spec, board.results, {"independent"})
     assert std["independent"] == pytest.approx(statistics.stdev(finals))
-    assert "(seeds 0, 1, every pair)" in lines[0] and "(independent)" in lines[-1]
+    # one method has no ranking, so no τ between seeds: only its std
+    assert len(lines) == 1 and "(independent)" in lines[0]
+    # two methods whose order the seeds swap: τ −1 between seeds 0 and 1
+    swapped = with_ac(board, {"a": (0.5, 0.1), "b": (0.1, 0.5)})
+    _, lines = convergence.seed_noise(board.spec, swapped, {"a", "b"})
+    assert "= -1.00 (seeds 0, 1, every pair)" in lines[0]
     # l2 has no seed 1: with it, one complete seed is left, so no noise is claimed
     assert convergence.seed_noise(board.spec, board.results, {"independent", "l2"})[1] == []
 
