@@ -15,10 +15,12 @@ real move (the boards' rank ranges use the same rule), the others are within see
 The doubled budget is a copy of the preset with twice the epochs (and twice the warm-up),
 under the name PRESET-x2, in a scenario file written to OUT.
 Results (and their artifact stores) go to RESULTS (the preset's; default OUT/x1) and OUT/x2,
-so an interrupted study resumes, and the preset's results can be the board's.
+so an interrupted study resumes, and the preset's results can be the board's. With several
+RESULTS, the run writes to the first, and each unit is read from the first folder that has it
+(a method retrained outside the board joins it).
 
     .venv/bin/python benchmarks/convergence.py --scenario multistep --preset standard \
-        --seeds 3 --out convergence/ [--results leaderboards/results] [--method NAME ...] \
+        --seeds 3 --out convergence/ [--results leaderboards/results ...] [--method NAME ...] \
         [--noise-seeds 3] [--from-files] [--write docs/convergence/NAME.md]
 
 `--from-files` compares the result files already there without running anything (e.g. after
@@ -195,27 +197,32 @@ def seed_noise(spec: ScenarioSpec, results: list[RunResult], methods: set[str],
     return std, lines
 
 
-def found(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
+def found(outs: list[Path], spec: ScenarioSpec, seeds: list[int], methods: list[str],
           preset: str) -> list[tuple[Path, RunResult, dict[str, Any]]]:
-    """The result files of `spec` under `out` for `seeds` (and `methods`, default all) made
-    under `preset`, each with its training setting."""
-    units = []
-    for folder in sorted((out / spec.name).iterdir()) if (out / spec.name).is_dir() else []:
-        if methods and folder.name not in methods:
-            continue
-        for seed in seeds:
-            path = result_path(out, spec.name, folder.name, seed)
-            if path.is_file() and (result := load_result(path)).preset == preset:
-                setting = training_setting(scenario_from_dict(result.scenario_spec), preset)
-                units.append((path, result, setting))
-    return units
+    """The result files of `spec` under the folders `outs` for `seeds` (and `methods`, default
+    all) made under `preset`, each with its training setting. A unit found in several folders
+    is read from the first."""
+    units: dict[tuple[str, int], tuple[Path, RunResult, dict[str, Any]]] = {}
+    for out in outs:
+        folders = sorted((out / spec.name).iterdir()) if (out / spec.name).is_dir() else []
+        for folder in folders:
+            if methods and folder.name not in methods:
+                continue
+            for seed in seeds:
+                path = result_path(out, spec.name, folder.name, seed)
+                if (folder.name, seed) in units or not path.is_file():
+                    continue
+                if (result := load_result(path)).preset == preset:
+                    setting = training_setting(scenario_from_dict(result.scenario_spec), preset)
+                    units[folder.name, seed] = (path, result, setting)
+    return [units[key] for key in sorted(units)]
 
 
-def stored(out: Path, spec: ScenarioSpec, seeds: list[int], methods: list[str],
+def stored(outs: list[Path], spec: ScenarioSpec, seeds: list[int], methods: list[str],
            preset: str) -> list[RunResult]:
     """The results `found` there, refused if they were trained under different settings (a
     preset's name outlives a redefinition of its budget)."""
-    units = found(out, spec, seeds, methods, preset)
+    units = found(outs, spec, seeds, methods, preset)
     if units:
         require_one_setting([(path, setting) for path, _, setting in units], spec)
     return [result for _, result, _ in units]
@@ -239,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--method", action="append", default=[])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--results", type=Path, help="the preset's results (default OUT/x1)")
+    parser.add_argument("--results", type=Path, action="append", default=[],
+                        help="the preset's results (default OUT/x1); repeat it to read "
+                             "several folders, a unit from the first that has it")
     parser.add_argument("--jobs", type=int, default=1, help="units at once (bench run --jobs)")
     parser.add_argument("--noise-seeds", type=int, default=3,
                         help="seeds of the preset's results read for the seed noise")
@@ -250,13 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     plugins = load_plugins()
     spec = resolve_scenario(args.scenario, plugins)
     seeds = list(range(args.seeds))
+    args.results = args.results or [args.out / "x1"]
     if args.from_files:
-        once = stored(args.results or args.out / "x1", spec, seeds, args.method, args.preset)
-        twice = stored(args.out / "x2", spec, seeds, args.method, f"{args.preset}-x2")
+        once = stored(args.results, spec, seeds, args.method, args.preset)
+        twice = stored([args.out / "x2"], spec, seeds, args.method, f"{args.preset}-x2")
         return finish(spec, args.preset, seeds, once, twice, noise_results(args, spec, once),
                       args.write)
     _, once = run(RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
-                            preset=args.preset, out_dir=args.results or args.out / "x1",
+                            preset=args.preset, out_dir=args.results[0],
                             download=False, jobs=args.jobs), plugins)
     doubled = doubled_scenario(spec, args.preset, args.out)
     _, twice = run(RunConfig(scenario=str(doubled), methods=args.method, seeds=seeds,
@@ -283,7 +293,7 @@ def noise_results(args: argparse.Namespace, spec: ScenarioSpec,
         return []
     like = training_setting(scenario_from_dict(once[0].scenario_spec), args.preset)
     return [result for _, result, setting in
-            found(args.results or args.out / "x1", spec, list(range(args.noise_seeds)),
+            found(args.results, spec, list(range(args.noise_seeds)),
                   args.method, args.preset) if setting == like]
 
 

@@ -144,6 +144,28 @@ def test_the_convergence_figure_draws_every_method_at_both_budgets(results_dir, 
     assert budget_curves_figure({"quick": without}, tmp_path / "none.png", "none") is None
 
 
+def test_the_convergence_check_reads_each_unit_from_the_first_results_folder_that_has_it(
+        results_dir, tmp_path, convergence):
+    """--results repeats: a method retrained elsewhere joins the compared files."""
+    (board,) = collect_boards([results_dir])
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(results_dir, first)
+    shutil.copytree(results_dir, second)
+    (first / "tiny" / "independent" / "seed-1.json").unlink()
+    moved = second / "tiny" / "independent" / "seed-0.json"
+    raw = json.loads(moved.read_text())
+    raw["metrics"]["final_top1"] = -1.0
+    moved.write_text(json.dumps(raw))
+    preset = board.results[0].preset
+    units = convergence.found([first, second], board.spec, [0, 1], ["independent"], preset)
+    assert [(path.parent.parent.parent.name, result.seed) for path, result, _ in units] == [
+        ("first", 0), ("second", 1)]
+    assert units[0][1].metrics["final_top1"] != -1.0
+    (swapped, _) = convergence.found([second, first], board.spec, [0, 1], ["independent"],
+                                     preset)
+    assert swapped[1].metrics["final_top1"] == -1.0
+
+
 def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(results_dir,
                                                                               convergence):
     """benchmarks/convergence.py sets a budget's effect against the spread between seeds."""
