@@ -161,9 +161,8 @@ def test_the_convergence_check_reads_each_unit_from_the_first_results_folder_tha
     assert [(path.parent.parent.parent.name, result.seed) for path, result, _ in units] == [
         ("first", 0), ("second", 1)]
     assert units[0][1].metrics["final_top1"] != -1.0
-    (swapped, _) = convergence.found([second, first], board.spec, [0, 1], ["independent"],
-                                     preset)
-    assert swapped[1].metrics["final_top1"] == -1.0
+    swapped = convergence.found([second, first], board.spec, [0, 1], ["independent"], preset)
+    assert swapped[0][1].metrics["final_top1"] == -1.0
 
 
 def test_the_convergence_check_reads_the_seed_noise_from_complete_seeds_only(results_dir,
