@@ -255,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-files", action="store_true",
                         help="compare the result files there; run nothing")
     parser.add_argument("--write", type=Path, help="also save the comparison (Markdown)")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     plugins = load_plugins()
     spec = resolve_scenario(args.scenario, plugins)
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         once = stored(args.results, spec, seeds, args.method, args.preset)
         twice = stored([args.out / "x2"], spec, seeds, args.method, f"{args.preset}-x2")
         return finish(spec, args.preset, seeds, once, twice, noise_results(args, spec, once),
-                      args.write)
+                      args.write, argv)
     _, once = run(RunConfig(scenario=args.scenario, methods=args.method, seeds=seeds,
                             preset=args.preset, out_dir=args.results[0],
                             download=False, jobs=args.jobs), plugins)
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                              preset=f"{args.preset}-x2", out_dir=args.out / "x2",
                              download=False, jobs=args.jobs), plugins)
     return finish(spec, args.preset, seeds, once, twice, noise_results(args, spec, once),
-                  args.write)
+                  args.write, argv)
 
 
 def changed_recipes(results: list[RunResult]) -> list[str]:
@@ -298,7 +299,10 @@ def noise_results(args: argparse.Namespace, spec: ScenarioSpec,
 
 
 def finish(spec: ScenarioSpec, preset: str, seeds: list[int], once: list[RunResult],
-           twice: list[RunResult], noise: list[RunResult], write: Path | None) -> int:
+           twice: list[RunResult], noise: list[RunResult], write: Path | None,
+           argv: list[str]) -> int:
+    """Print the comparison and, with `write`, save it and the curves' figure under a header
+    naming the command (`argv`) that regenerates it."""
     if not twice:
         raise SystemExit(f"no {preset}-x2 results of {spec.name} to compare")
     changed = changed_recipes(once + twice)
@@ -312,7 +316,7 @@ def finish(spec: ScenarioSpec, preset: str, seeds: list[int], once: list[RunResu
                  f"other versions or parameters of the method; re-run both budgets to compare)\n")
     print("\n" + text)
     if write:
-        command = " ".join(["python", "benchmarks/convergence.py", *sys.argv[1:]])
+        command = " ".join(["python", "benchmarks/convergence.py", *argv])
         figure = budget_curves_figure(
             {preset: once, f"{preset}-x2": twice}, write.with_name(f"{write.stem}-curves.png"),
             f"{spec.name}: training loss at {preset} and twice its epochs")
