@@ -47,6 +47,7 @@ from bench.leaderboard import (
     ahead_on_every_seed,
     kendall_tau,
     protocol_rankings,
+    range_text,
     rank,
     ranking_keys,
     seed_agreement,
@@ -97,8 +98,9 @@ def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
         table[f"Δ {RANKING_LABELS.get(key, key)}"] = delta
     summary = []
     for protocol, keys in protocol_rankings(spec).items():
-        ranks = {label: rank(spec, results, keys).set_index("method")["rank"]
-                 for label, results in (("1x", once), ("2x", twice))}
+        tables = {label: rank(spec, results, keys).set_index("method")
+                  for label, results in (("1x", once), ("2x", twice))}
+        ranks = {label: ranked["rank"] for label, ranked in tables.items()}
         for label, ranked in ranks.items():
             table[f"{protocol} rank {label}"] = ranked
         both = pd.DataFrame(ranks).dropna()
@@ -108,9 +110,11 @@ def compare(spec: ScenarioSpec, once: list[RunResult], twice: list[RunResult],
         tau = kendall_tau(list(both["1x"].astype(float)), list(both["2x"].astype(float)))
         summary.append(f"{protocol}: Kendall τ between 1× and 2× = {tau:+.2f}"
                        f"{'' if tau == 1 else ' (the ranking moved)'}")
-        if tau != 1 and len({r.seed for r in once}) > 1:
-            summary.append(swap_line(protocol, swapped_pairs(spec, once, twice, keys),
-                                     len(both)))
+        if len({r.seed for r in once}) > 1:
+            if tau != 1:
+                summary.append(swap_line(protocol, swapped_pairs(spec, once, twice, keys),
+                                         len(both)))
+            summary.append(range_line(protocol, tables["1x"], ranks["2x"]))
     largest = float(np.nanmax(np.abs(table["Δ final top-1"]))) if len(table) else float("nan")
     summary.append(f"largest |Δ final top-1| = {largest:.3f} "
                    f"({'within' if largest <= 0.01 else 'above'} 0.01)")
@@ -165,6 +169,19 @@ def swap_line(protocol: str, pairs: list[tuple[str, str, str, str, bool]], metho
     return (f"{protocol}: doubling swaps {len(pairs)} of {methods * (methods - 1) // 2} pairs, "
             f"{sum(p[4] for p in pairs)} of them an order that held on every seed at either "
             f"budget (seeds on which the first ranks ahead, at 1× → 2×: {listed or 'none'})")
+
+
+def range_line(protocol: str, once: pd.DataFrame, twice_ranks: pd.Series) -> str:
+    """Which methods rank at 2× outside the rank range they hold at 1× (`rank` tables indexed
+    by method): the moves a reader of the 1× board, who reads a rank within its seed noise,
+    would not have foreseen."""
+    ranged = once.dropna(subset=["rank", "rank_best", "rank_worst"])
+    ranged = ranged[ranged.index.isin(twice_ranks.dropna().index)]
+    outside = [f"{method} {int(row['rank'])} ({range_text(row['rank_best'], row['rank_worst'])}"
+               f") → {int(twice_ranks[method])}" for method, row in ranged.iterrows()
+               if not row["rank_best"] <= twice_ranks[method] <= row["rank_worst"]]
+    return (f"{protocol}: {len(outside)} of {len(ranged)} methods rank at 2× outside their "
+            f"rank range at 1× (rank (range) at 1× → rank at 2×: {', '.join(outside) or 'none'})")
 
 
 def final_top1(results: list[RunResult]) -> pd.Series:

@@ -204,6 +204,25 @@ def test_the_convergence_check_tells_a_real_swap_from_seed_noise(results_dir, co
     assert convergence.swapped_pairs(board.spec, firm, tied, keys) == []  # a tie is no swap
 
 
+
+def test_the_convergence_check_names_the_methods_that_leave_their_rank_range(results_dir,
+                                                                             convergence):
+    """A move within a method's rank range at 1× is within seed noise; the check names each
+    method whose 2× rank falls outside that range."""
+    (board,) = collect_boards([results_dir])
+    keys = ("AC", "AM")
+    # a ahead of b and c on both seeds (range 1–1); b and c split the seeds (both 2–3)
+    once = rank(board.spec, with_ac(board, {"a": (0.8, 0.9), "b": (0.3, 0.5),
+                                            "c": (0.2, 0.6)}), keys).set_index("method")
+    within = pd.Series({"a": 1, "b": 3, "c": 2})
+    assert convergence.range_line("leave-one-out", once, within) == (
+        "leave-one-out: 0 of 3 methods rank at 2× outside their rank range at 1× (rank "
+        "(range) at 1× → rank at 2×: none)")
+    outside = pd.Series({"a": 2, "b": 1, "c": 3})
+    assert convergence.range_line("leave-one-out", once, outside).endswith(
+        "2 of 3 methods rank at 2× outside their rank range at 1× (rank (range) at 1× → rank "
+        "at 2×: a 1 (1–1) → 2, b 2 (2–3) → 1)")
+
 @pytest.mark.parametrize("committed", sorted((ROOT / "docs" / "convergence").glob("*.md")),
                          ids=lambda path: path.stem)
 def test_each_committed_convergence_report_is_what_its_command_writes_today(
