@@ -204,7 +204,6 @@ def test_the_convergence_check_tells_a_real_swap_from_seed_noise(results_dir, co
     assert convergence.swapped_pairs(board.spec, firm, tied, keys) == []  # a tie is no swap
 
 
-
 def test_the_convergence_check_names_the_methods_that_leave_their_rank_range(results_dir,
                                                                              convergence):
     """A move within a method's rank range at 1× is within seed noise; the check names each
@@ -222,6 +221,7 @@ def test_the_convergence_check_names_the_methods_that_leave_their_rank_range(res
     assert convergence.range_line("leave-one-out", once, outside).endswith(
         "2 of 3 methods rank at 2× outside their rank range at 1× (rank (range) at 1× → rank "
         "at 2×: a 1 (1–1) → 2, b 2 (2–3) → 1)")
+
 
 @pytest.mark.parametrize("committed", sorted((ROOT / "docs" / "convergence").glob("*.md")),
                          ids=lambda path: path.stem)
